@@ -1,0 +1,1 @@
+"""Derived, rebuildable search indexes. Only this package imports FAISS."""

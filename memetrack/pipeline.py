@@ -1,0 +1,341 @@
+"""The only place that combines loading, hashing, the store and the indexes.
+
+:class:`Memetrack` is the library's front door, used by the CLI and the service alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from memetrack.config import Settings
+from memetrack.errors import BadHash, MemetrackError, NotReady
+from memetrack.hashing import PDQ, PHASH, PerceptualHash, compute_all, pdq_dihedral
+from memetrack.imageio import load_image, read_capped
+from memetrack.index.hashes import HashIndexes, set_threads
+from memetrack.manifest import ManifestError, read_manifest
+from memetrack.records import (
+    IngestResult,
+    MatchReport,
+    MediaInput,
+    Neighbour,
+    SightingInput,
+)
+from memetrack.store import Store, open_store
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".jfif"}
+DIHEDRAL_NAMES = ("original", "rotate90", "rotate180", "rotate270",
+                  "flip_vertical", "flip_horizontal", "transpose", "transverse")
+
+
+@dataclass(frozen=True)
+class AnalyzeParams:
+    """The part of the settings a worker process needs (small and picklable)."""
+
+    max_bytes: int
+    max_pixels: int
+    max_side: int
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> AnalyzeParams:
+        return cls(s.max_image_bytes, s.max_image_pixels, s.decode_max_side)
+
+
+def analyze_bytes(data: bytes, params: AnalyzeParams) -> MediaInput:
+    """Decode once (small) and compute every stored representation. Pure: no store access."""
+    image = load_image(data, max_bytes=params.max_bytes, max_pixels=params.max_pixels,
+                       max_side=params.max_side)
+    flat = image.flattened()
+    hashes = compute_all(flat)
+    return MediaInput(
+        sha256=hashlib.sha256(data).hexdigest(), format=image.format, width=image.width,
+        height=image.height, byte_size=len(data), has_alpha=image.has_alpha,
+        frames=image.frames,
+        hashes=tuple(("full", r.hash, r.quality) for r in hashes.values()),
+    )
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    path: str
+    media: MediaInput | None
+    error_code: str | None = None
+    error: str | None = None
+
+
+def analyze_path(task: tuple[str, AnalyzeParams]) -> FileOutcome:
+    """Worker entry point: never raises for a bad file, returns the reason instead."""
+    path, params = task
+    try:
+        data = read_capped(path, params.max_bytes)
+        return FileOutcome(path, analyze_bytes(data, params))
+    except MemetrackError as exc:
+        return FileOutcome(path, None, exc.code, exc.message)
+    except OSError as exc:
+        return FileOutcome(path, None, "unreadable", f"cannot read file: {exc.strerror or exc}")
+    except Exception as exc:  # noqa: BLE001 - one bad file never stops a batch
+        return FileOutcome(path, None, "internal_error", f"{type(exc).__name__}: {exc}")
+
+
+@dataclass
+class BatchSummary:
+    files: int = 0
+    indexed: int = 0
+    already_known: int = 0
+    sightings_added: int = 0
+    sightings_known: int = 0
+    failed: list[tuple[str, str, str]] = field(default_factory=list)  # (where, code, message)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "files": self.files, "indexed": self.indexed, "already_known": self.already_known,
+            "sightings_added": self.sightings_added, "sightings_known": self.sightings_known,
+            "failed": [{"where": w, "code": c, "message": m} for w, c, m in self.failed],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def walk_images(paths: Iterable[Path]) -> list[Path]:
+    """Files named directly, plus image-suffixed files found below named folders (sorted)."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = [p for p in path.rglob("*")
+                     if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                     and not any(part.startswith(".") for part in p.relative_to(path).parts)]
+            out.extend(sorted(found))
+        else:
+            out.append(path)
+    return out
+
+
+def _shown(path: str) -> str:
+    """A path as the user would like to read it: relative to the working folder when below it."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+class Progress:
+    """A small progress bar on stderr (only when it is a terminal)."""
+
+    def __init__(self, total: int, enabled: bool | None = None) -> None:
+        self.total = total
+        self.done = 0
+        self.start = time.monotonic()
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._last = 0.0
+
+    def step(self, n: int = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if self.enabled and (now - self._last > 0.1 or self.done == self.total):
+            self._last = now
+            width = 30
+            filled = int(width * self.done / max(1, self.total))
+            rate = self.done / max(1e-9, now - self.start)
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] "
+                             f"{self.done}/{self.total} files  {rate:6.1f}/s")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+class Memetrack:
+    """The library's front door: index, match, look up. Thread-safe for the service's use."""
+
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.store = store or open_store(settings)
+        self.params = AnalyzeParams.from_settings(settings)
+        self._indexes: HashIndexes | None = None
+        set_threads(settings.faiss_threads)
+
+    # -- indexes -------------------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        return self._indexes is not None
+
+    def load_indexes(self) -> HashIndexes:
+        """Load the persisted indexes and catch them up from the store (the readiness step)."""
+        self.store.require_current()
+        indexes = HashIndexes.load(self.settings.index_dir)
+        if indexes.catch_up(self.store):
+            indexes.save()
+        self._indexes = indexes
+        return indexes
+
+    @property
+    def indexes(self) -> HashIndexes:
+        if self._indexes is None:
+            raise NotReady("the search indexes are still loading")
+        return self._indexes
+
+    def rebuild_indexes(self) -> int:
+        self.store.require_current()
+        indexes = HashIndexes(self.settings.index_dir)
+        added = indexes.rebuild(self.store)
+        self._indexes = indexes
+        return added
+
+    def save_indexes(self) -> None:
+        if self._indexes is not None:
+            self._indexes.save()
+
+    # -- single images -------------------------------------------------------------------------
+    def analyze(self, data: bytes) -> MediaInput:
+        return analyze_bytes(data, self.params)
+
+    def index_bytes(self, data: bytes, sightings: Sequence[SightingInput] = ()) -> IngestResult:
+        """Index one image with its sightings. Nothing is stored if the image is bad."""
+        item = self.analyze(data)
+        result = self.store.ingest(item, sightings)
+        if self._indexes is not None:
+            self._indexes.catch_up(self.store)
+        return result
+
+    def match_bytes(self, data: bytes, limit: int | None = None) -> MatchReport:
+        """Near-duplicates of an image, without storing it."""
+        image = load_image(data, max_bytes=self.params.max_bytes,
+                           max_pixels=self.params.max_pixels, max_side=self.params.max_side)
+        flat = image.flattened()
+        hashes = compute_all(flat)
+        queries: dict[str, list[PerceptualHash]] = {"phash": [hashes["phash"].hash]}
+        if hashes["pdq"].quality >= self.settings.pdq_min_quality:
+            queries["pdq"] = pdq_dihedral(flat)
+        neighbours = self._search(queries, limit)
+        return self._report(hashlib.sha256(data).hexdigest(),
+                            {k: v.hash.hex for k, v in hashes.items()}, neighbours)
+
+    def match_hash(self, value: PerceptualHash, limit: int | None = None) -> MatchReport:
+        if value.algorithm not in (PDQ.name, PHASH.name):
+            raise BadHash(f"cannot match {value.algorithm} hashes")
+        neighbours = self._search({value.algorithm: [value]}, limit)
+        return self._report("", {value.algorithm: value.hex}, neighbours)
+
+    def _search(self, queries: dict[str, list[PerceptualHash]],
+                limit: int | None) -> list[Neighbour]:
+        k = limit or self.settings.match_limit
+        thresholds = {"pdq": self.settings.pdq_threshold, "phash": self.settings.phash_threshold}
+        best: dict[int, Neighbour] = {}
+        for algo, values in queries.items():
+            for hit in self.indexes[algo].search(values, k, thresholds[algo]):
+                n = Neighbour(hit.media_id, algo, hit.distance,
+                              DIHEDRAL_NAMES[hit.query_index] if algo == "pdq" else "original")
+                # PDQ (256 bits) is the stronger witness: prefer it when both found the media.
+                current = best.get(hit.media_id)
+                if current is None or (current.algorithm == "phash" and algo == "pdq"):
+                    best[hit.media_id] = n
+        ordered = sorted(best.values(),
+                         key=lambda n: (n.distance / (256 if n.algorithm == "pdq" else 64),
+                                        n.media_id))
+        return ordered[:k]
+
+    def _report(self, sha: str, hexes: dict[str, str],
+                neighbours: list[Neighbour]) -> MatchReport:
+        ids = [n.media_id for n in neighbours]
+        return MatchReport(sha, hexes, tuple(neighbours), self.store.get_media_many(ids),
+                           self.store.sightings_for_media(ids))
+
+    # -- batches -------------------------------------------------------------------------------
+    def index_paths(
+        self,
+        paths: Sequence[Path] = (),
+        manifest: Path | None = None,
+        *,
+        workers: int | None = None,
+        progress: bool | None = None,
+        on_error: Callable[[str, str, str], None] | None = None,
+    ) -> BatchSummary:
+        """Index files and folders, and/or the files of a sighting manifest. Never stops on a bad file."""
+        started = time.monotonic()
+        summary = BatchSummary()
+        sightings: dict[str, list[SightingInput]] = {}
+        order: list[str] = []
+
+        def want(path: Path) -> str:
+            key = os.path.abspath(path)  # a file named twice (folder and manifest) is one task
+            if key not in sightings:
+                sightings[key] = []
+                order.append(key)
+            return key
+
+        for path in walk_images(paths):
+            want(path)
+        if manifest is not None:
+            rows, errors = read_manifest(manifest)
+            for err in errors:
+                self._fail(summary, f"{manifest}:{err.line}", err.code, err.message, on_error)
+            for row in rows:
+                key = want(row.path)
+                if row.sighting is not None:
+                    sightings[key].append(row.sighting)
+        summary.files = len(order)
+        bar = Progress(len(order), progress)
+        pending: list[tuple[MediaInput, list[SightingInput]]] = []
+        for outcome in self._analyze_all(order, workers):
+            bar.step()
+            if outcome.media is None:
+                self._fail(summary, _shown(outcome.path), outcome.error_code or "error",
+                           outcome.error or "", on_error)
+                continue
+            pending.append((outcome.media, sightings[outcome.path]))
+            if len(pending) >= self.settings.batch_size:
+                self._flush(pending, summary)
+        self._flush(pending, summary)
+        bar.close()
+        if self._indexes is not None:
+            self._indexes.catch_up(self.store)
+            self._indexes.save()
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    @staticmethod
+    def _fail(summary: BatchSummary, where: str, code: str, message: str,
+              on_error: Callable[[str, str, str], None] | None) -> None:
+        summary.failed.append((where, code, message))
+        if on_error is not None:
+            on_error(where, code, message)
+
+    def _flush(self, pending: list[tuple[MediaInput, list[SightingInput]]],
+               summary: BatchSummary) -> None:
+        if not pending:
+            return
+        for result, (_media, rows) in zip(self.store.ingest_many(pending), pending, strict=True):
+            if result.media_created:
+                summary.indexed += 1
+            else:
+                summary.already_known += 1
+            summary.sightings_added += result.sightings_created
+            summary.sightings_known += len(rows) - result.sightings_created
+        pending.clear()
+
+    def _analyze_all(self, paths: list[str], workers: int | None) -> Iterable[FileOutcome]:
+        n = workers if workers is not None else (self.settings.workers or os.cpu_count() or 1)
+        tasks = [(p, self.params) for p in paths]
+        if n <= 1 or len(tasks) < 8:
+            yield from map(analyze_path, tasks)
+            return
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(processes=n) as pool:
+            yield from pool.imap(analyze_path, tasks, chunksize=4)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Memetrack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["Memetrack", "BatchSummary", "ManifestError", "analyze_bytes"]

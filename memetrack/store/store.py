@@ -1,0 +1,301 @@
+"""The storage interface over SQLAlchemy: SQLite (embedded default) or PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from memetrack.config import Settings
+from memetrack.errors import NotFound, StoreError
+from memetrack.hashing import PerceptualHash
+from memetrack.records import (
+    IngestResult,
+    Media,
+    MediaInput,
+    Sighting,
+    SightingInput,
+    StoredHash,
+)
+from memetrack.store import migrate
+from memetrack.store.models import AccountRow, HashRow, MediaRow, PlatformRow, SightingRow
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+@dataclass(frozen=True)
+class HashBatch:
+    """Rows of one hash kind after a checkpoint, for index catch-up."""
+
+    ids: list[int]  # hash row ids (the checkpoint key)
+    media_ids: list[int]
+    bits: list[bytes]
+
+
+class Store:
+    """Everything memetrack keeps. Methods take and return domain records."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def upgrade(self) -> None:
+        migrate.upgrade(self.engine)
+
+    def schema_revision(self) -> str | None:
+        try:
+            return migrate.current_revision(self.engine)
+        except OperationalError as exc:
+            raise StoreError(f"cannot reach the store: {exc.orig}") from None
+
+    def is_current(self) -> bool:
+        return self.schema_revision() == migrate.head_revision()
+
+    def require_current(self) -> None:
+        rev = self.schema_revision()
+        if rev != migrate.head_revision():
+            raise StoreError(
+                f"the store is at schema revision {rev or 'none'}, not {migrate.head_revision()}: "
+                "run `memetrack db upgrade`",
+                revision=rev,
+            )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions() as session, session.begin():
+            yield session
+
+    # -- writes --------------------------------------------------------------------------------
+    def ingest(self, item: MediaInput, sightings: Sequence[SightingInput] = ()) -> IngestResult:
+        return self.ingest_many([(item, sightings)])[0]
+
+    def ingest_many(
+        self, items: Sequence[tuple[MediaInput, Sequence[SightingInput]]]
+    ) -> list[IngestResult]:
+        """Add media (idempotent on SHA-256) with their sightings (idempotent on their key).
+
+        One transaction for the whole batch; a concurrent writer that inserts the same media or
+        sighting first is tolerated (the existing row is used).
+        """
+        for attempt in range(3):
+            try:
+                with self.session() as session:
+                    return [self._ingest_one(session, media, sightings)
+                            for media, sightings in items]
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _ingest_one(
+        self, session: Session, item: MediaInput, sightings: Sequence[SightingInput]
+    ) -> IngestResult:
+        row = session.scalar(select(MediaRow).where(MediaRow.sha256 == item.sha256))
+        created = row is None
+        if row is None:
+            row = MediaRow(
+                sha256=item.sha256, format=item.format, width=item.width, height=item.height,
+                byte_size=item.byte_size, has_alpha=item.has_alpha, frames=item.frames,
+                created_at=_now(),
+            )
+            session.add(row)
+            session.flush()
+            for view, value, quality in item.hashes:
+                session.add(HashRow(media_id=row.id, algorithm=value.algorithm,
+                                    version=value.version, view=view, bits=value.bits,
+                                    quality=quality))
+        added = 0
+        out: list[Sighting] = []
+        for sighting in sightings:
+            record, was_new = self._add_sighting(session, row.id, item.sha256, sighting)
+            out.append(record)
+            added += was_new
+        session.flush()
+        return IngestResult(self._media(session, row), created, tuple(out), added)
+
+    def _platform(self, session: Session, name: str, when: datetime | None) -> PlatformRow:
+        row = session.scalar(select(PlatformRow).where(PlatformRow.name == name))
+        if row is None:
+            row = PlatformRow(name=name, sighting_count=0)
+            session.add(row)
+            session.flush()
+        _touch(row, when)
+        return row
+
+    def _account(self, session: Session, platform: PlatformRow, handle: str,
+                 when: datetime | None) -> AccountRow:
+        row = session.scalar(select(AccountRow).where(AccountRow.platform_id == platform.id,
+                                                      AccountRow.handle == handle))
+        if row is None:
+            row = AccountRow(platform_id=platform.id, handle=handle, sighting_count=0)
+            session.add(row)
+            session.flush()
+        _touch(row, when)
+        return row
+
+    def _add_sighting(self, session: Session, media_id: int, sha256: str,
+                      sighting: SightingInput) -> tuple[Sighting, bool]:
+        key = sighting.dedupe_key(sha256)
+        existing = session.scalar(select(SightingRow).where(SightingRow.dedupe_key == key))
+        if existing is not None:
+            return self._sighting(session, existing), False
+        when = sighting.posted_at or sighting.collected_at
+        platform = self._platform(session, sighting.platform, when)
+        account = (self._account(session, platform, sighting.account, when)
+                   if sighting.account else None)
+        row = SightingRow(
+            media_id=media_id, platform_id=platform.id,
+            account_id=account.id if account else None, post_id=sighting.post_id,
+            url=sighting.url, posted_at=sighting.posted_at, collected_at=sighting.collected_at,
+            text=sighting.text, dedupe_key=key, created_at=_now(),
+        )
+        session.add(row)
+        session.flush()
+        return self._sighting(session, row, platform.name,
+                              account.handle if account else None), True
+
+    # -- reads ---------------------------------------------------------------------------------
+    def _media(self, session: Session, row: MediaRow) -> Media:
+        hashes = session.scalars(select(HashRow).where(HashRow.media_id == row.id)
+                                 .order_by(HashRow.id)).all()
+        return Media(
+            id=row.id, sha256=row.sha256, format=row.format, width=row.width, height=row.height,
+            byte_size=row.byte_size, has_alpha=row.has_alpha, frames=row.frames,
+            created_at=_utc(row.created_at) or _now(),
+            hashes=tuple(
+                StoredHash(h.id, h.media_id, h.view,
+                           PerceptualHash(h.algorithm, h.version, bytes(h.bits)), h.quality)
+                for h in hashes
+            ),
+        )
+
+    def _sighting(self, session: Session, row: SightingRow, platform: str | None = None,
+                  account: str | None = None) -> Sighting:
+        if platform is None:
+            platform = session.scalar(select(PlatformRow.name)
+                                      .where(PlatformRow.id == row.platform_id))
+        if account is None and row.account_id is not None:
+            account = session.scalar(select(AccountRow.handle)
+                                     .where(AccountRow.id == row.account_id))
+        return Sighting(
+            id=row.id, media_id=row.media_id, platform=platform or "", account=account,
+            post_id=row.post_id, url=row.url, posted_at=_utc(row.posted_at),
+            collected_at=_utc(row.collected_at), text=row.text,
+        )
+
+    def get_media(self, media_id: int) -> Media:
+        with self.session() as session:
+            row = session.get(MediaRow, media_id)
+            if row is None:
+                raise NotFound(f"no media with id {media_id}", media_id=media_id)
+            return self._media(session, row)
+
+    def find_media_by_sha256(self, sha256: str) -> Media | None:
+        with self.session() as session:
+            row = session.scalar(select(MediaRow).where(MediaRow.sha256 == sha256))
+            return None if row is None else self._media(session, row)
+
+    def get_media_many(self, media_ids: Iterable[int]) -> dict[int, Media]:
+        ids = sorted(set(media_ids))
+        if not ids:
+            return {}
+        with self.session() as session:
+            rows = session.scalars(select(MediaRow).where(MediaRow.id.in_(ids))).all()
+            return {r.id: self._media(session, r) for r in rows}
+
+    def sightings_for_media(self, media_ids: Iterable[int]) -> dict[int, tuple[Sighting, ...]]:
+        ids = sorted(set(media_ids))
+        out: dict[int, list[Sighting]] = {i: [] for i in ids}
+        if not ids:
+            return {}
+        stmt = (
+            select(SightingRow, PlatformRow.name, AccountRow.handle)
+            .join(PlatformRow, PlatformRow.id == SightingRow.platform_id)
+            .outerjoin(AccountRow, AccountRow.id == SightingRow.account_id)
+            .where(SightingRow.media_id.in_(ids))
+            .order_by(SightingRow.media_id, SightingRow.posted_at, SightingRow.id)
+        )
+        with self.session() as session:
+            for row, platform, handle in session.execute(stmt):
+                out[row.media_id].append(self._sighting(session, row, platform, handle))
+        return {k: tuple(v) for k, v in out.items()}
+
+    def count_media(self) -> int:
+        with self.session() as session:
+            return int(session.scalar(select(func.count()).select_from(MediaRow)) or 0)
+
+    def count_sightings(self) -> int:
+        with self.session() as session:
+            return int(session.scalar(select(func.count()).select_from(SightingRow)) or 0)
+
+    def hashes_after(self, algorithm: str, version: int, view: str, after_id: int,
+                     limit: int = 50_000) -> HashBatch:
+        """Hash rows of one kind with id > ``after_id``, in id order (index catch-up)."""
+        stmt = (
+            select(HashRow.id, HashRow.media_id, HashRow.bits)
+            .where(HashRow.algorithm == algorithm, HashRow.version == version,
+                   HashRow.view == view, HashRow.id > after_id)
+            .order_by(HashRow.id)
+            .limit(limit)
+        )
+        with self.session() as session:
+            rows = session.execute(stmt).all()
+        return HashBatch([r[0] for r in rows], [r[1] for r in rows], [bytes(r[2]) for r in rows])
+
+
+def _touch(row: PlatformRow | AccountRow, when: datetime | None) -> None:
+    row.sighting_count = (row.sighting_count or 0) + 1
+    if when is None:
+        return
+    first, last = _utc(row.first_seen_at), _utc(row.last_seen_at)
+    if first is None or when < first:
+        row.first_seen_at = when
+    if last is None or when > last:
+        row.last_seen_at = when
+
+
+def open_store(settings: Settings) -> Store:
+    return Store(settings.resolved_database_url)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the memetrack store (shipped inside the package)."""

@@ -1,0 +1,1 @@
+"""memetrack's HTTP service: a thin FastAPI layer over the library."""

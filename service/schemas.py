@@ -1,0 +1,83 @@
+"""Response and request models (the OpenAPI contract)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class HashOut(BaseModel):
+    algorithm: str
+    version: int
+    view: str
+    hex: str
+    quality: int
+
+
+class SightingOut(BaseModel):
+    id: int
+    media_id: int
+    platform: str
+    account: str | None
+    post_id: str | None
+    url: str | None
+    posted_at: str | None
+    collected_at: str | None
+    text: str | None
+
+
+class MediaOut(BaseModel):
+    id: int
+    sha256: str
+    format: str
+    width: int
+    height: int
+    byte_size: int
+    has_alpha: bool
+    frames: int
+    created_at: str | None
+    hashes: list[HashOut]
+
+
+class MediaWithSightings(MediaOut):
+    sightings: list[SightingOut]
+
+
+class IndexOut(BaseModel):
+    created: bool = Field(description="false when the same bytes were indexed before")
+    sightings_added: int
+    media: MediaWithSightings
+
+
+class MatchOut(BaseModel):
+    media_id: int
+    algorithm: str
+    distance: int
+    transform: str
+    media: MediaOut | None
+    sightings: list[SightingOut]
+
+
+class QueryOut(BaseModel):
+    sha256: str | None
+    hashes: dict[str, str]
+
+
+class MatchResponse(BaseModel):
+    query: QueryOut
+    matches: list[MatchOut]
+
+
+class HashQuery(BaseModel):
+    algorithm: str = Field(description="pdq or phash")
+    hash: str = Field(description="hex string (64 digits for PDQ, 16 for pHash)")
+    limit: int | None = Field(None, ge=1, le=100)
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
