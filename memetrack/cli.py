@@ -164,6 +164,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
+    from memetrack.config import documented_settings
+
+    print("| variable | default | meaning |\n| --- | --- | --- |")
+    for name, default, help_text in documented_settings():
+        print(f"| `{name}` | `{default}` | {help_text} |")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="memetrack", description="Track meme templates, cut-outs and their spread.")
@@ -198,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rebuild-index", help="rebuild the FAISS indexes from the store")
     p.set_defaults(handler=cmd_rebuild_index)
+
+    p = sub.add_parser("settings", help="list every setting with its default (Markdown)")
+    p.set_defaults(handler=cmd_settings)
 
     p = sub.add_parser("serve", help="start the HTTP API")
     p.add_argument("--host")

@@ -16,7 +16,93 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class MatcherSettings(BaseModel):
     """Thresholds of the caption-robust template matcher (calibrated by ``memetrack eval shells``)."""
 
-    min_inliers: int = Field(12, description="RANSAC inliers needed to accept a local-feature match.")
+    view_max_side: int = Field(
+        1024,
+        description=(
+            "Images are downscaled to this longer side before borders, caption panels and "
+            "screenshot chrome are removed (the core view is cut from this copy)."
+        ),
+    )
+    feature_side: int = Field(
+        480, description="Longer side of the working image ORB features are computed on."
+    )
+    reference_features: int = Field(
+        500, description="ORB keypoints kept per reference (template) core view."
+    )
+    query_features: int = Field(500, description="ORB keypoints kept per query core view.")
+    mask_query_text: bool = Field(
+        True,
+        description="Drop query keypoints on caption text (white letters with a dark outline).",
+    )
+    mask_reference_text: bool = Field(
+        False,
+        description="Drop reference keypoints on caption-like text too (blank shells have none).",
+    )
+    pdq_match_threshold: int = Field(
+        31,
+        description=(
+            "Largest PDQ distance (dihedral, core views) accepted as a match without local "
+            "features (kind 'variant')."
+        ),
+    )
+    pdq_exact_threshold: int = Field(
+        8, description="Largest PDQ distance of a hash match reported as kind 'exact'."
+    )
+    pdq_min_quality: int = Field(
+        50, description="Core views whose PDQ quality is lower skip the hash stage."
+    )
+    search_neighbours: int = Field(
+        2, description="Nearest indexed descriptors looked up per query descriptor."
+    )
+    search_max_distance: int = Field(
+        64, description="Largest Hamming distance (of 256 bits) of a descriptor neighbour that votes."
+    )
+    candidates: int = Field(
+        6, description="References with the most votes that go to geometric verification."
+    )
+    min_votes: int = Field(8, description="Candidates with fewer votes are not verified.")
+    ratio_test: float = Field(
+        0.85,
+        description="Lowe's ratio: a pair is kept when its distance is below this share of the second best.",
+    )
+    pair_max_distance: int = Field(
+        80, description="Largest Hamming distance of a query/reference descriptor pair."
+    )
+    reproj_threshold: float = Field(
+        6.0,
+        description="RANSAC inlier tolerance in working-image pixels (similarity transform).",
+    )
+    min_inliers: int = Field(
+        12, description="RANSAC inliers needed to accept a local-feature match."
+    )
+    min_inlier_ratio: float = Field(
+        0.1, description="Share of the putative pairs that must be inliers to accept a match."
+    )
+    min_coverage: float = Field(
+        0.05,
+        description="Share of the reference area the inliers must span (convex hull) to accept.",
+    )
+    min_scale: float = Field(
+        0.15, description="Smallest plausible scale of the reference inside the query."
+    )
+    max_scale: float = Field(
+        6.0, description="Largest plausible scale of the reference inside the query."
+    )
+    max_angle: float = Field(
+        20.0, description="Largest plausible rotation (degrees) of the reference inside the query."
+    )
+    try_mirror: bool = Field(
+        True,
+        description="When nothing verifies, search again with features of the mirrored query.",
+    )
+    max_results: int = Field(5, description="Most template matches returned per query.")
+    ivf_min_rows: int = Field(
+        60_000,
+        description="Descriptor rows from which the index switches from exact to inverted-file search.",
+    )
+    ivf_nprobe: int = Field(
+        8, description="Inverted lists probed per query descriptor (inverted-file search)."
+    )
 
 
 class Settings(BaseSettings):
@@ -86,3 +172,22 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit overrides winning."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def documented_settings() -> list[tuple[str, str, str]]:
+    """(environment variable, default, help) for every setting, nested groups included."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, info in model.model_fields.items():
+            annotation = info.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, f"{prefix}{name.upper()}__")
+                continue
+            default = info.get_default(call_default_factory=True)
+            shown = ("(empty)" if default is None
+                     else str(default) if isinstance(default, Path) else repr(default))
+            rows.append((f"{prefix}{name.upper()}", shown, info.description or ""))
+
+    walk(Settings, "MEMETRACK_")
+    return rows

@@ -146,8 +146,8 @@ def read_header(data: bytes, *, max_bytes: int, max_pixels: int) -> tuple[str, I
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data), formats=[_PIL_NAMES[fmt]])
-    except Image.DecompressionBombError as exc:
-        raise TooManyPixels(f"image is a decompression bomb: {exc}") from None
+    except Image.DecompressionBombError:
+        raise TooManyPixels("image declares far too many pixels (a decompression bomb)") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         reason = ("the header is damaged" if isinstance(exc, UnidentifiedImageError)
                   else str(exc))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from memetrack.config import Settings
 from memetrack.errors import BadHash, MemetrackError, NotReady
-from memetrack.hashing import PDQ, PHASH, PerceptualHash, compute_all, pdq_dihedral
+from memetrack.hashing import PDQ, PHASH, PerceptualHash, compute_all, pdq_query_set
 from memetrack.imageio import load_image, read_capped
 from memetrack.index.hashes import HashIndexes, set_threads
 from memetrack.manifest import ManifestError, read_manifest
@@ -30,8 +30,6 @@ from memetrack.records import (
 from memetrack.store import Store, open_store
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".jfif"}
-DIHEDRAL_NAMES = ("original", "rotate90", "rotate180", "rotate270",
-                  "flip_vertical", "flip_horizontal", "transpose", "transverse")
 
 
 @dataclass(frozen=True)
@@ -208,9 +206,10 @@ class Memetrack:
                            max_pixels=self.params.max_pixels, max_side=self.params.max_side)
         flat = image.flattened()
         hashes = compute_all(flat)
-        queries: dict[str, list[PerceptualHash]] = {"phash": [hashes["phash"].hash]}
+        queries: dict[str, list[tuple[str, PerceptualHash]]] = {
+            "phash": [("original", hashes["phash"].hash)]}
         if hashes["pdq"].quality >= self.settings.pdq_min_quality:
-            queries["pdq"] = pdq_dihedral(flat)
+            queries["pdq"] = pdq_query_set(flat)
         neighbours = self._search(queries, limit)
         return self._report(hashlib.sha256(data).hexdigest(),
                             {k: v.hash.hex for k, v in hashes.items()}, neighbours)
@@ -218,18 +217,18 @@ class Memetrack:
     def match_hash(self, value: PerceptualHash, limit: int | None = None) -> MatchReport:
         if value.algorithm not in (PDQ.name, PHASH.name):
             raise BadHash(f"cannot match {value.algorithm} hashes")
-        neighbours = self._search({value.algorithm: [value]}, limit)
+        neighbours = self._search({value.algorithm: [("original", value)]}, limit)
         return self._report("", {value.algorithm: value.hex}, neighbours)
 
-    def _search(self, queries: dict[str, list[PerceptualHash]],
+    def _search(self, queries: dict[str, list[tuple[str, PerceptualHash]]],
                 limit: int | None) -> list[Neighbour]:
         k = limit or self.settings.match_limit
         thresholds = {"pdq": self.settings.pdq_threshold, "phash": self.settings.phash_threshold}
         best: dict[int, Neighbour] = {}
-        for algo, values in queries.items():
+        for algo, named in queries.items():
+            values = [h for _name, h in named]
             for hit in self.indexes[algo].search(values, k, thresholds[algo]):
-                n = Neighbour(hit.media_id, algo, hit.distance,
-                              DIHEDRAL_NAMES[hit.query_index] if algo == "pdq" else "original")
+                n = Neighbour(hit.media_id, algo, hit.distance, named[hit.query_index][0])
                 # PDQ (256 bits) is the stronger witness: prefer it when both found the media.
                 current = best.get(hit.media_id)
                 if current is None or (current.algorithm == "phash" and algo == "pdq"):

@@ -1,0 +1,1 @@
+"""Evaluation: seeded query variants and the measurements built on them."""
