@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -95,4 +96,104 @@ class SightingRow(Base):
     collected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     text: Mapped[str | None] = mapped_column(Text)
     dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FamilyRow(Base):
+    """A template family. ``merged_into_id`` keeps a merged family's id resolvable (stable ids)."""
+
+    __tablename__ = "families"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str | None] = mapped_column(String(256))
+    notes: Mapped[str | None] = mapped_column(Text)
+    representative_media_id: Mapped[int] = mapped_column(ForeignKey("media.id"))
+    registered_shell: Mapped[bool] = mapped_column(Boolean, default=False)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("families.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class VariantRow(Base):
+    """Near-exact copies of one captioned meme inside a family (same shell, same caption)."""
+
+    __tablename__ = "variants"
+    __table_args__ = (Index("ix_variants_family", "family_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("families.id"))
+    representative_media_id: Mapped[int] = mapped_column(ForeignKey("media.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FamilyMemberRow(Base):
+    """Which family (and variant) a media belongs to, how it matched, and the evidence."""
+
+    __tablename__ = "family_members"
+    __table_args__ = (
+        Index("ix_family_members_family", "family_id"),
+        Index("ix_family_members_variant", "variant_id"),
+    )
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("families.id"))
+    variant_id: Mapped[int | None] = mapped_column(ForeignKey("variants.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # representative|exact|variant|verified|manual
+    score: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[str | None] = mapped_column(Text)  # JSON
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RejectedMatchRow(Base):
+    """An analyst said: this media is not of this family. The matcher never makes it again."""
+
+    __tablename__ = "rejected_matches"
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("families.id"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FeatureRow(Base):
+    """A stored local-feature set (versioned like every representation) of a media or cut-out."""
+
+    __tablename__ = "media_features"
+    __table_args__ = (
+        UniqueConstraint("media_id", "algorithm", "version", "view", name="uq_media_features_kind"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    algorithm: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    view: Mapped[str] = mapped_column(String(16))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CutoutRow(Base):
+    """A registered transparent cut-out; identity is computed on its opaque pixels only."""
+
+    __tablename__ = "cutouts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id"))
+    name: Mapped[str | None] = mapped_column(String(256))
+    notes: Mapped[str | None] = mapped_column(Text)
+    opaque_pdq: Mapped[bytes] = mapped_column(LargeBinary)
+    mask_signature: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OccurrenceRow(Base):
+    """A cut-out found inside a media: where (quadrilateral), how big, mirrored, and the evidence."""
+
+    __tablename__ = "occurrences"
+    __table_args__ = (
+        UniqueConstraint("cutout_id", "media_id", name="uq_occurrences_cutout_media"),
+        Index("ix_occurrences_media", "media_id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    cutout_id: Mapped[int] = mapped_column(ForeignKey("cutouts.id", ondelete="CASCADE"))
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    quad: Mapped[str] = mapped_column(Text)  # JSON [[x, y] x 4] in original image pixels
+    scale: Mapped[float] = mapped_column(Float)
+    mirrored: Mapped[bool] = mapped_column(Boolean)
+    score: Mapped[float] = mapped_column(Float)
+    inliers: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
