@@ -208,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rebuild-index", help="rebuild the FAISS indexes from the store")
     p.set_defaults(handler=cmd_rebuild_index)
 
+    from memetrack import cli_spread
+
+    cli_spread.register(sub)
+
     p = sub.add_parser("settings", help="list every setting with its default (Markdown)")
     p.set_defaults(handler=cmd_settings)
 

@@ -156,6 +156,15 @@ class Store:
         session.flush()
         return IngestResult(self._media(session, row), created, tuple(out), added)
 
+    def add_sightings(self, sha256: str, sightings: Sequence[SightingInput]) -> tuple[Media, int]:
+        """Attach sightings to an already indexed media (by SHA-256); returns (media, added)."""
+        with self.session() as session:
+            row = session.scalar(select(MediaRow).where(MediaRow.sha256 == sha256))
+            if row is None:
+                raise NotFound(f"no media with sha256 {sha256}", sha256=sha256)
+            added = sum(self._add_sighting(session, row.id, sha256, s)[1] for s in sightings)
+            return self._media(session, row), added
+
     def _platform(self, session: Session, name: str, when: datetime | None) -> PlatformRow:
         row = session.scalar(select(PlatformRow).where(PlatformRow.name == name))
         if row is None:

@@ -1,0 +1,5 @@
+"""Spread, coordination and batch sighting endpoints (placeholder until built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["spread"])
