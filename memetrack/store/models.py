@@ -167,6 +167,18 @@ class FeatureRow(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class SampleRow(Base):
+    """A small copy (longer side <= 1024 px) of a few members per family, for shell recovery."""
+
+    __tablename__ = "media_samples"
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    format: Mapped[str] = mapped_column(String(16))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class CutoutRow(Base):
     """A registered transparent cut-out; identity is computed on its opaque pixels only."""
 

@@ -1,4 +1,4 @@
-"""Template families, variants, curation, local features, cut-outs and their occurrences.
+"""Template families, variants, curation, local features, samples, cut-outs, occurrences.
 
 Revision ID: 0002
 Revises: 0001
@@ -70,6 +70,15 @@ def upgrade() -> None:
                             name="uq_media_features_kind"),
     )
     op.create_table(
+        "media_samples",
+        sa.Column("media_id", BigId, sa.ForeignKey("media.id", ondelete="CASCADE"),
+                  primary_key=True),
+        sa.Column("format", sa.String(16), nullable=False),
+        sa.Column("width", sa.Integer, nullable=False),
+        sa.Column("height", sa.Integer, nullable=False),
+        sa.Column("data", sa.LargeBinary, nullable=False),
+    )
+    op.create_table(
         "cutouts",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
         sa.Column("media_id", BigId, sa.ForeignKey("media.id"), nullable=False),
@@ -98,6 +107,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("occurrences", "cutouts", "media_features", "rejected_matches",
+    for table in ("occurrences", "cutouts", "media_samples", "media_features", "rejected_matches",
                   "family_members", "variants", "families"):
         op.drop_table(table)
