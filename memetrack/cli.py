@@ -92,6 +92,12 @@ def _format_report(report: MatchReport) -> str:
     lines = [f"query sha256 {report.query_sha256}" if report.query_sha256 else "query hash"]
     for algo, hexval in report.query_hashes.items():
         lines.append(f"  {algo:6s} {hexval}")
+    for t in report.templates:
+        name = f" ({t.family.name})" if t.family.name else ""
+        lines.append(f"template family {t.family.id}{name}: {t.kind} match, score {t.score:.2f}, "
+                     f"{t.family.member_count} members")
+    if not report.templates:
+        lines.append("no known template family")
     if not report.neighbours:
         lines.append("no near-duplicates found")
         return "\n".join(lines)
@@ -108,22 +114,6 @@ def _format_report(report: MatchReport) -> str:
     return "\n".join(lines)
 
 
-def report_to_dict(report: MatchReport) -> dict[str, Any]:
-    return {
-        "query": {"sha256": report.query_sha256 or None, "hashes": report.query_hashes},
-        "matches": [
-            {
-                "media_id": n.media_id, "algorithm": n.algorithm, "distance": n.distance,
-                "transform": n.transform,
-                "media": report.media[n.media_id].to_dict() if n.media_id in report.media
-                else None,
-                "sightings": [s.to_dict() for s in report.sightings.get(n.media_id, ())],
-            }
-            for n in report.neighbours
-        ],
-    }
-
-
 def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
     from memetrack.imageio import read_capped
 
@@ -131,7 +121,7 @@ def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
     with _app(settings) as app:
         app.load_indexes()
         report = app.match_bytes(data, args.limit)
-    print(json.dumps(report_to_dict(report), indent=2) if args.json else _format_report(report))
+    print(json.dumps(report.to_dict(), indent=2) if args.json else _format_report(report))
     return EXIT_OK
 
 
@@ -161,6 +151,71 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     port = args.port or settings.port
     print(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    return EXIT_OK
+
+
+def _family_line(f) -> str:  # type: ignore[no-untyped-def]
+    name = f.name or "(unnamed)"
+    shell = ", registered shell" if f.registered_shell else ""
+    return (f"family {f.id:>5}  {name:30s} {f.member_count:>5} members  {f.variant_count:>4} variants"
+            f"  representative media {f.representative_media_id}{shell}")
+
+
+def cmd_families(args: argparse.Namespace, settings: Settings) -> int:
+    with _app(settings) as app:
+        action = args.families_command
+        if action == "list":
+            items = app.store.families.list(args.limit, args.offset)
+            if args.json:
+                print(json.dumps([f.to_dict() for f in items], indent=2))
+            else:
+                print("\n".join(_family_line(f) for f in items) or "no families yet")
+            return EXIT_OK
+        if action == "show":
+            family = app.store.families.get(args.family_id)
+            members = app.store.families.members(family.id, limit=args.limit)
+            if args.json:
+                print(json.dumps(family.to_dict() | {"members": [m.to_dict() for m in members]},
+                                 indent=2))
+            else:
+                print(_family_line(family))
+                if family.notes:
+                    print(f"  notes: {family.notes}")
+                for m in members:
+                    ev = m.evidence
+                    how = (f"inliers {ev.get('inliers')}" if m.kind == "verified"
+                           else f"pdq {ev.get('pdq_distance')}" if ev else "")
+                    print(f"  media {m.media_id:>6}  variant {m.variant_id}  {m.kind:14s}"
+                          f" score {m.score:.2f}  {how}")
+            return EXIT_OK
+        if action == "rename":
+            print(_family_line(app.rename_family(args.family_id, name=args.name, notes=args.notes)))
+            return EXIT_OK
+        if action == "merge":
+            print(_family_line(app.merge_families(args.into, args.source)))
+            return EXIT_OK
+        app.load_indexes()
+        if action == "register":
+            from memetrack.imageio import read_capped
+
+            data = read_capped(Path(args.image), settings.max_image_bytes)
+            family = app.register_shell(data, name=args.name, notes=args.notes)
+            print(_family_line(family))
+        elif action == "remove":
+            moved = app.remove_from_family(args.media_id, wrong_match=args.wrong)
+            where = f"now founds family {moved.family_id}" if moved else "has no family"
+            marked = " (marked as a wrong match)" if args.wrong else ""
+            print(f"media {args.media_id} moved out{marked}; it {where}")
+        elif action == "rebuild":
+            count = app.rebuild_families(progress=None)
+            print(f"rebuilt families: {count} families over {app.store.count_media()} media")
+        elif action == "shell":
+            from PIL import Image
+
+            pixels, used = app.recover_shell(args.family_id)
+            Image.fromarray(pixels).save(args.out)
+            print(f"wrote {args.out} ({pixels.shape[1]}x{pixels.shape[0]}, from {used} members)")
+        app.save_indexes()
     return EXIT_OK
 
 
@@ -207,6 +262,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rebuild-index", help="rebuild the FAISS indexes from the store")
     p.set_defaults(handler=cmd_rebuild_index)
+
+    p = sub.add_parser("families", help="template families and their curation")
+    fsub = p.add_subparsers(dest="families_command", required=True)
+    q = fsub.add_parser("list", help="list families")
+    q.add_argument("--limit", type=int, default=100)
+    q.add_argument("--offset", type=int, default=0)
+    q.add_argument("--json", action="store_true")
+    q = fsub.add_parser("show", help="a family with its members and how each matched")
+    q.add_argument("family_id", type=int)
+    q.add_argument("--limit", type=int, default=200)
+    q.add_argument("--json", action="store_true")
+    q = fsub.add_parser("register", help="register a known blank shell as a new family")
+    q.add_argument("image")
+    q.add_argument("--name")
+    q.add_argument("--notes")
+    q = fsub.add_parser("rename", help="set a family's name and/or notes")
+    q.add_argument("family_id", type=int)
+    q.add_argument("--name")
+    q.add_argument("--notes")
+    q = fsub.add_parser("merge", help="merge family SOURCE into family INTO")
+    q.add_argument("into", type=int)
+    q.add_argument("source", type=int)
+    q = fsub.add_parser("remove", help="move a media out of its family")
+    q.add_argument("media_id", type=int)
+    q.add_argument("--wrong", action="store_true",
+                   help="mark the match as wrong: it is never made again")
+    fsub.add_parser("rebuild", help="reassign every media from scratch (deterministic)")
+    q = fsub.add_parser("shell", help="write the recovered blank shell of a family")
+    q.add_argument("family_id", type=int)
+    q.add_argument("--out", required=True, help="output image file (.png, .jpg)")
+    p.set_defaults(handler=cmd_families)
 
     from memetrack import cli_spread
 

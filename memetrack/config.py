@@ -23,6 +23,27 @@ class MatcherSettings(BaseModel):
             "screenshot chrome are removed (the core view is cut from this copy)."
         ),
     )
+    query_view_steps: tuple[str, ...] = Field(
+        ("remove_screenshot_chrome", "remove_caption_panels", "trim_uniform_borders"),
+        description=(
+            "Normalisation steps (memetrack.normalize.STEPS) that cut a query's core view: "
+            "screenshot chrome, caption panels, uniform borders."
+        ),
+    )
+    reference_view_steps: tuple[str, ...] = Field(
+        (),
+        description=(
+            "Normalisation steps applied to a registered template (none: the whole shell is the "
+            "template, and memes are built from the whole shell)."
+        ),
+    )
+    full_view_fallback: bool = Field(
+        True,
+        description=(
+            "When the core view matches nothing and is smaller than the image, try the whole "
+            "image too (the core-view steps can mistake part of a template for its picture)."
+        ),
+    )
     feature_side: int = Field(
         480, description="Longer side of the working image ORB features are computed on."
     )
@@ -151,6 +172,19 @@ class Settings(BaseSettings):
     batch_size: int = Field(64, description="Images written to the store per transaction in a batch.")
     faiss_threads: int = Field(
         1, description="OpenMP threads FAISS may use (one is fastest for single queries here)."
+    )
+    store_samples: bool = Field(
+        True,
+        description=(
+            "Keep a small JPEG (longer side 768 px, ~50 KB) of every indexed media in the store: "
+            "needed to rebuild families, recover shells and backfill cut-out detection."
+        ),
+    )
+    assign_families: bool = Field(
+        True, description="Assign every indexed media to a template family (or found one)."
+    )
+    shell_members: int = Field(
+        15, description="Most family members aligned and median-combined to recover a shell."
     )
     host: str = Field("127.0.0.1", description="Address `memetrack serve` listens on.")
     port: int = Field(8000, description="Port `memetrack serve` listens on.")

@@ -14,18 +14,25 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from memetrack import families as fam
 from memetrack.config import Settings
-from memetrack.errors import BadHash, MemetrackError, NotReady
+from memetrack.errors import BadHash, MemetrackError, NotFound, NotReady
 from memetrack.hashing import PDQ, PHASH, PerceptualHash, compute_all, pdq_query_set
 from memetrack.imageio import load_image, read_capped
 from memetrack.index.hashes import HashIndexes, set_threads
 from memetrack.manifest import ManifestError, read_manifest
+from memetrack.matcher import TemplateMatcher
 from memetrack.records import (
+    Family,
+    FamilyMember,
     IngestResult,
     MatchReport,
     MediaInput,
     Neighbour,
     SightingInput,
+    TemplateHit,
 )
 from memetrack.store import Store, open_store
 
@@ -39,23 +46,42 @@ class AnalyzeParams:
     max_bytes: int
     max_pixels: int
     max_side: int
+    samples: bool
 
     @classmethod
     def from_settings(cls, s: Settings) -> AnalyzeParams:
-        return cls(s.max_image_bytes, s.max_image_pixels, s.decode_max_side)
+        return cls(s.max_image_bytes, s.max_image_pixels, s.decode_max_side, s.store_samples)
+
+
+def _fit(rgb: np.ndarray, side: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    if max(h, w) <= side:
+        return rgb
+    import cv2
+
+    scale = side / max(h, w)
+    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
+                      interpolation=cv2.INTER_AREA)
 
 
 def analyze_bytes(data: bytes, params: AnalyzeParams) -> MediaInput:
-    """Decode once (small) and compute every stored representation. Pure: no store access."""
+    """Decode once (small) and compute every stored representation. Pure: no store access.
+
+    One decode at the larger of the hash size and the sample size feeds the global hashes
+    (computed on a copy of at most ``max_side`` px) and the stored sample.
+    """
+    decode_side = max(params.max_side, fam.SAMPLE_MAX_SIDE) if params.samples else params.max_side
     image = load_image(data, max_bytes=params.max_bytes, max_pixels=params.max_pixels,
-                       max_side=params.max_side)
+                       max_side=decode_side)
     flat = image.flattened()
-    hashes = compute_all(flat)
+    hashes = compute_all(_fit(flat, params.max_side))
+    sample = fam.encode_sample(flat)[0] if params.samples else None
     return MediaInput(
         sha256=hashlib.sha256(data).hexdigest(), format=image.format, width=image.width,
         height=image.height, byte_size=len(data), has_alpha=image.has_alpha,
         frames=image.frames,
         hashes=tuple(("full", r.hash, r.quality) for r in hashes.values()),
+        sample=sample,
     )
 
 
@@ -155,6 +181,7 @@ class Memetrack:
         self.store = store or open_store(settings)
         self.params = AnalyzeParams.from_settings(settings)
         self._indexes: HashIndexes | None = None
+        self._matcher: TemplateMatcher | None = None
         set_threads(settings.faiss_threads)
 
     # -- indexes -------------------------------------------------------------------------------
@@ -168,8 +195,31 @@ class Memetrack:
         indexes = HashIndexes.load(self.settings.index_dir)
         if indexes.catch_up(self.store):
             indexes.save()
+        self._matcher = self._load_matcher()
         self._indexes = indexes
         return indexes
+
+    def _load_matcher(self) -> TemplateMatcher:
+        """The template matcher over every family representative's stored representation."""
+        matcher = TemplateMatcher(self.settings.matcher)
+        reps = self.store.families.representatives()
+        blobs = self.store.families.features(
+            [m for _f, m in reps], fam.REPRESENTATION_ALGORITHM, fam.REPRESENTATION_VERSION,
+            "reference")
+        for family_id, media_id in reps:
+            blob = blobs.get(media_id)
+            if blob is None:
+                blob = self._represent(media_id)
+            if blob is not None:
+                matcher.add_representation(family_id, fam.unpack_representation(blob))
+        matcher.build()
+        return matcher
+
+    @property
+    def matcher(self) -> TemplateMatcher:
+        if self._matcher is None:
+            raise NotReady("the template matcher is still loading")
+        return self._matcher
 
     @property
     def indexes(self) -> HashIndexes:
@@ -198,6 +248,8 @@ class Memetrack:
         result = self.store.ingest(item, sightings)
         if self._indexes is not None:
             self._indexes.catch_up(self.store)
+        if self.settings.assign_families and self._matcher is not None:
+            self.assign_family(result.media.id)
         return result
 
     def match_bytes(self, data: bytes, limit: int | None = None) -> MatchReport:
@@ -211,8 +263,21 @@ class Memetrack:
         if hashes["pdq"].quality >= self.settings.pdq_min_quality:
             queries["pdq"] = pdq_query_set(flat)
         neighbours = self._search(queries, limit)
-        return self._report(hashlib.sha256(data).hexdigest(),
-                            {k: v.hash.hex for k, v in hashes.items()}, neighbours)
+        report = self._report(hashlib.sha256(data).hexdigest(),
+                              {k: v.hash.hex for k, v in hashes.items()}, neighbours)
+        return MatchReport(report.query_sha256, report.query_hashes, report.neighbours,
+                           report.media, report.sightings, self.find_templates(image.flattened()))
+
+    def find_templates(self, rgb: np.ndarray) -> tuple[TemplateHit, ...]:
+        """Template families whose representative verifiably matches the image."""
+        hits = []
+        for m in self.matcher.match(_fit(rgb, self.settings.matcher.view_max_side)):
+            try:
+                family = self.store.families.get(m.ref_id)
+            except NotFound:  # removed meanwhile
+                continue
+            hits.append(TemplateHit(family, m.kind, float(m.score), fam.match_evidence(m)))
+        return tuple(hits)
 
     def match_hash(self, value: PerceptualHash, limit: int | None = None) -> MatchReport:
         if value.algorithm not in (PDQ.name, PHASH.name):
@@ -311,6 +376,8 @@ class Memetrack:
         for result, (_media, rows) in zip(self.store.ingest_many(pending), pending, strict=True):
             if result.media_created:
                 summary.indexed += 1
+                if self.settings.assign_families and self._matcher is not None:
+                    self.assign_family(result.media.id)
             else:
                 summary.already_known += 1
             summary.sightings_added += result.sightings_created
@@ -326,6 +393,141 @@ class Memetrack:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(processes=n) as pool:
             yield from pool.imap(analyze_path, tasks, chunksize=4)
+
+    # -- families ------------------------------------------------------------------------------
+    def _pixels(self, media_id: int) -> np.ndarray:
+        data = self.store.families.sample(media_id)
+        if data is None:
+            raise NotFound(f"media {media_id} has no stored sample (MEMETRACK_STORE_SAMPLES was "
+                           "off when it was indexed): index its file again", media_id=media_id)
+        return fam.decode_sample(data)
+
+    def _represent(self, media_id: int) -> bytes | None:
+        """Compute and store a media's reference representation from its sample."""
+        try:
+            pixels = self._pixels(media_id)
+        except NotFound:
+            return None
+        # a representative is itself a meme (captions, panels): represent it like a query, by its
+        # core view with caption text masked; a registered blank shell loses nothing by this
+        blob = fam.pack_representation(
+            TemplateMatcher(self.settings.matcher).represent(pixels, reference=False))
+        self.store.families.save_features(media_id, fam.REPRESENTATION_ALGORITHM,
+                                          fam.REPRESENTATION_VERSION, "reference", blob)
+        return blob
+
+    def _add_reference(self, family_id: int, media_id: int) -> None:
+        blob = self._represent(media_id)
+        if blob is not None and self._matcher is not None:
+            self._matcher.add_representation(family_id, fam.unpack_representation(blob))
+
+    def assign_family(self, media_id: int) -> FamilyMember | None:
+        """Join the family whose representative the media verifiably matches, or found one.
+
+        Only the representative is compared, never other members, so families cannot chain.
+        """
+        repo = self.store.families
+        current = repo.membership(media_id)
+        if current is not None:
+            return current
+        try:
+            pixels = self._pixels(media_id)
+        except NotFound:
+            return None
+        rejected = repo.rejected_families(media_id)
+        matches = [m for m in self.matcher.match(pixels) if m.ref_id not in rejected]
+        if not matches:
+            family = repo.create(media_id)
+            self._add_reference(family.id, media_id)
+            return repo.membership(media_id)
+        best = matches[0]
+        full = next(h.hash for h in self.store.get_media(media_id).hashes
+                    if h.view == "full" and h.hash.algorithm == "pdq")
+        variant_id, distance = fam.choose_variant(
+            full, repo.variant_hashes(best.ref_id, "pdq", 1, "full"), self.settings.pdq_threshold)
+        evidence = fam.match_evidence(best) | {"variant_pdq_distance": distance}
+        return repo.add_member(media_id, best.ref_id, kind=best.kind, score=float(best.score),
+                               evidence=evidence, variant_id=variant_id)
+
+    def register_shell(self, data: bytes, *, name: str | None = None,
+                       notes: str | None = None) -> Family:
+        """Index a known blank shell and make it the representative of a new family."""
+        item = self.analyze(data)
+        result = self.store.ingest(item)
+        if self._indexes is not None:
+            self._indexes.catch_up(self.store)
+        old = self.store.families.membership(result.media.id)
+        family = self.store.families.create(result.media.id, name=name, notes=notes,
+                                            registered_shell=True)
+        if old is not None:
+            self._refresh_family(old.family_id)
+        self._add_reference(family.id, result.media.id)
+        return family
+
+    def _refresh_family(self, family_id: int) -> None:
+        """Point the matcher at a family's current representative (or drop an empty family)."""
+        if self._matcher is None:
+            return
+        self._matcher.remove_reference(family_id)
+        if self.store.families.is_empty(family_id):
+            return
+        family = self.store.families.get(family_id)
+        if family.id == family_id:
+            self._add_reference(family_id, family.representative_media_id)
+
+    def rename_family(self, family_id: int, *, name: str | None = None,
+                      notes: str | None = None) -> Family:
+        return self.store.families.rename(family_id, name=name, notes=notes)
+
+    def merge_families(self, into_id: int, from_id: int) -> Family:
+        family = self.store.families.merge(into_id, from_id)
+        if self._matcher is not None:
+            self._matcher.remove_reference(from_id)
+        return family
+
+    def remove_from_family(self, media_id: int, *, wrong_match: bool = False,
+                           found_own: bool = True) -> FamilyMember | None:
+        """Move a media out of its family. ``wrong_match`` records that the match was wrong, so
+        it is never made again; with ``found_own`` the media then founds a family of its own."""
+        old_family, _new_rep = self.store.families.remove_member(media_id, reject=wrong_match)
+        self._refresh_family(old_family)
+        if not found_own:
+            return None
+        family = self.store.families.create(media_id)
+        self._add_reference(family.id, media_id)
+        return self.store.families.membership(media_id)
+
+    def rebuild_families(self, progress: bool | None = None) -> int:
+        """Forget automatic families and assign every media again, in id order (deterministic).
+
+        Registered shells (with their names) and analysts' wrong-match marks are kept.
+        """
+        self.store.require_current()
+        self.store.families.clear()
+        self._matcher = self._load_matcher()
+        total = self.store.count_media()
+        bar = Progress(total, progress)
+        after = 0
+        while ids := self.store.media_ids(after):
+            for media_id in ids:
+                self.assign_family(media_id)
+                bar.step()
+            after = ids[-1]
+        bar.close()
+        self.store.families.settle()
+        self._matcher = self._load_matcher()
+        return self.store.families.count_nonempty()
+
+    def recover_shell(self, family_id: int) -> tuple[np.ndarray, int]:
+        """The family's blank shell: its members aligned to the representative, median-combined."""
+        family = self.store.families.get(family_id)
+        rep = self._pixels(family.representative_media_id)
+        if family.registered_shell:
+            return rep, 1
+        members = [fam.decode_sample(data) for media_id, data in
+                   self.store.families.samples(family.id, self.settings.shell_members)
+                   if media_id != family.representative_media_id]
+        return fam.recover_shell(rep, members, self.settings.matcher)
 
     def close(self) -> None:
         self.store.close()

@@ -160,6 +160,7 @@ class MediaInput:
     has_alpha: bool
     frames: int
     hashes: tuple[tuple[str, PerceptualHash, int], ...]  # (view, hash, quality)
+    sample: bytes | None = None  # small JPEG of the image (shell recovery, rebuilds, the web page)
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,60 @@ class Neighbour:
     transform: str = "original"  # which dihedral variant of the query matched (PDQ)
 
 
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()
+
+
+@dataclass(frozen=True)
+class FamilyMember:
+    media_id: int
+    family_id: int
+    variant_id: int | None
+    kind: str  # representative | exact | variant | verified | manual
+    score: float
+    evidence: dict[str, Any]
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"media_id": self.media_id, "family_id": self.family_id,
+                "variant_id": self.variant_id, "kind": self.kind, "score": round(self.score, 4),
+                "evidence": self.evidence, "created_at": _iso(self.created_at)}
+
+
+@dataclass(frozen=True)
+class Family:
+    id: int
+    name: str | None
+    notes: str | None
+    representative_media_id: int
+    registered_shell: bool
+    member_count: int
+    variant_count: int
+    created_at: datetime
+    updated_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "notes": self.notes,
+                "representative_media_id": self.representative_media_id,
+                "registered_shell": self.registered_shell, "member_count": self.member_count,
+                "variant_count": self.variant_count, "created_at": _iso(self.created_at),
+                "updated_at": _iso(self.updated_at)}
+
+
+@dataclass(frozen=True)
+class TemplateHit:
+    """A template family found in a query, with how it matched."""
+
+    family: Family
+    kind: str
+    score: float
+    evidence: dict[str, Any]
+
+
 @dataclass(frozen=True)
 class MatchReport:
     query_sha256: str
@@ -187,11 +242,24 @@ class MatchReport:
     neighbours: tuple[Neighbour, ...]
     media: dict[int, Media] = field(default_factory=dict)
     sightings: dict[int, tuple[Sighting, ...]] = field(default_factory=dict)
+    templates: tuple[TemplateHit, ...] = ()
 
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat()
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": {"sha256": self.query_sha256 or None, "hashes": self.query_hashes},
+            "templates": [
+                {"family": t.family.to_dict(), "kind": t.kind, "score": round(t.score, 4),
+                 "evidence": t.evidence}
+                for t in self.templates
+            ],
+            "matches": [
+                {
+                    "media_id": n.media_id, "algorithm": n.algorithm, "distance": n.distance,
+                    "transform": n.transform,
+                    "media": self.media[n.media_id].to_dict() if n.media_id in self.media
+                    else None,
+                    "sightings": [s.to_dict() for s in self.sightings.get(n.media_id, ())],
+                }
+                for n in self.neighbours
+            ],
+        }

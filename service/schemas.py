@@ -62,9 +62,54 @@ class QueryOut(BaseModel):
     hashes: dict[str, str]
 
 
+class FamilyOut(BaseModel):
+    id: int
+    name: str | None
+    notes: str | None
+    representative_media_id: int
+    registered_shell: bool
+    member_count: int
+    variant_count: int
+    created_at: str | None
+    updated_at: str | None
+
+
+class TemplateOut(BaseModel):
+    family: FamilyOut
+    kind: str = Field(description="exact | variant (global hash of the core view) | verified "
+                      "(local features + geometric verification)")
+    score: float
+    evidence: dict
+
+
 class MatchResponse(BaseModel):
     query: QueryOut
-    matches: list[MatchOut]
+    templates: list[TemplateOut] = Field(description="template families found in the image")
+    matches: list[MatchOut] = Field(description="near-duplicate media by global hash")
+
+
+class MemberOut(BaseModel):
+    media_id: int
+    family_id: int
+    variant_id: int | None
+    kind: str
+    score: float
+    evidence: dict
+    created_at: str | None
+
+
+class FamilyDetail(FamilyOut):
+    members: list[MemberOut]
+
+
+class FamilyPatch(BaseModel):
+    name: str | None = None
+    notes: str | None = None
+
+
+class MergeRequest(BaseModel):
+    source_family_id: int = Field(description="the family merged into this one (its id keeps "
+                                  "resolving to this family)")
 
 
 class HashQuery(BaseModel):

@@ -143,12 +143,15 @@ class FamilyMemberRow(Base):
 
 
 class RejectedMatchRow(Base):
-    """An analyst said: this media is not of this family. The matcher never makes it again."""
+    """An analyst said: this media does not belong with that one (the representative of the
+    family it had joined). Kept by media, not by family, so it survives family rebuilds: the media
+    never joins a family that holds the other one."""
 
     __tablename__ = "rejected_matches"
     media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"),
                                           primary_key=True)
-    family_id: Mapped[int] = mapped_column(ForeignKey("families.id"), primary_key=True)
+    other_media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"),
+                                                primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

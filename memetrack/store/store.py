@@ -25,7 +25,14 @@ from memetrack.records import (
     StoredHash,
 )
 from memetrack.store import migrate
-from memetrack.store.models import AccountRow, HashRow, MediaRow, PlatformRow, SightingRow
+from memetrack.store.models import (
+    AccountRow,
+    HashRow,
+    MediaRow,
+    PlatformRow,
+    SampleRow,
+    SightingRow,
+)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -73,6 +80,9 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        from memetrack.store.families import FamilyRepo
+
+        self.families = FamilyRepo(self)
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
@@ -147,6 +157,10 @@ class Store:
                 session.add(HashRow(media_id=row.id, algorithm=value.algorithm,
                                     version=value.version, view=view, bits=value.bits,
                                     quality=quality))
+            if item.sample is not None:
+                w, h = _jpeg_size(item.sample)
+                session.add(SampleRow(media_id=row.id, format="jpeg", width=w, height=h,
+                                      data=item.sample))
         added = 0
         out: list[Sighting] = []
         for sighting in sightings:
@@ -276,6 +290,12 @@ class Store:
         with self.session() as session:
             return int(session.scalar(select(func.count()).select_from(MediaRow)) or 0)
 
+    def media_ids(self, after_id: int = 0, limit: int = 10_000) -> list[int]:
+        """Media ids in id order (for rebuilds and backfills, page by page)."""
+        with self.session() as session:
+            return list(session.scalars(select(MediaRow.id).where(MediaRow.id > after_id)
+                                        .order_by(MediaRow.id).limit(limit)))
+
     def count_sightings(self) -> int:
         with self.session() as session:
             return int(session.scalar(select(func.count()).select_from(SightingRow)) or 0)
@@ -304,6 +324,15 @@ def _touch(row: PlatformRow | AccountRow, when: datetime | None) -> None:
         row.first_seen_at = when
     if last is None or when > last:
         row.last_seen_at = when
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        return im.size
 
 
 def open_store(settings: Settings) -> Store:

@@ -54,7 +54,8 @@ def upgrade() -> None:
         "rejected_matches",
         sa.Column("media_id", BigId, sa.ForeignKey("media.id", ondelete="CASCADE"),
                   primary_key=True),
-        sa.Column("family_id", BigId, sa.ForeignKey("families.id"), primary_key=True),
+        sa.Column("other_media_id", BigId, sa.ForeignKey("media.id", ondelete="CASCADE"),
+                  primary_key=True),
         sa.Column("created_at", TS, nullable=False),
     )
     op.create_table(

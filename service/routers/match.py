@@ -4,7 +4,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
 
-from memetrack.cli import report_to_dict
 from memetrack.hashing import PerceptualHash
 from service.deps import MemetrackDep, read_upload
 from service.schemas import ErrorOut, HashQuery, MatchResponse
@@ -21,11 +20,11 @@ async def match_image(
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
 ) -> dict:
     data = await read_upload(file, app.settings.max_image_bytes)
-    return report_to_dict(app.match_bytes(data, limit))
+    return app.match_bytes(data, limit).to_dict()
 
 
 @router.post("/match/hash", response_model=MatchResponse, responses=ERRORS,
              summary="Near-duplicates of a PDQ or pHash value")
 def match_hash(app: MemetrackDep, query: HashQuery) -> dict:
     value = PerceptualHash.from_hex(query.algorithm, query.hash)
-    return report_to_dict(app.match_hash(value, query.limit))
+    return app.match_hash(value, query.limit).to_dict()

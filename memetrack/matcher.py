@@ -1,0 +1,253 @@
+"""Which registered template (blank meme shell) is a query image built on?
+
+Two stages, cheapest first:
+
+1. **Global hash of the core view.** The query's core view (borders, caption panel and screenshot
+   chrome removed, :func:`memetrack.normalize.core_view`) is PDQ-hashed in all eight dihedral
+   orientations and compared with every reference's core-view PDQ. A near-exact copy is decided
+   here (kind ``exact`` or ``variant``).
+2. **Local features.** Otherwise the query's ORB descriptors (caption text masked) vote for
+   references through :class:`~memetrack.index.descriptors.DescriptorIndex`; the references with
+   the most votes are matched descriptor by descriptor and geometrically verified (RANSAC similarity
+   transform). A reference is accepted (kind ``verified``) on enough inliers, inlier ratio and
+   coverage. When nothing verifies, the mirrored query is tried the same way.
+
+Every threshold is a field of :class:`memetrack.config.MatcherSettings`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+import pdqhash
+
+from memetrack.config import MatcherSettings
+from memetrack.features import LocalFeatures, Verification, extract, match_pairs, verify
+from memetrack.index.descriptors import DescriptorIndex, set_threads
+from memetrack.normalize import View, core_view, to_rgb
+
+MatchKind = Literal["exact", "variant", "verified"]
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+_KIND_RANK = {"exact": 0, "variant": 1, "verified": 2}
+
+
+@dataclass(frozen=True, eq=False)
+class TemplateMatch:
+    """One template found in a query.
+
+    ``score`` is in [0, 1], higher is better (hash matches: ``1 - distance/256``; verified matches:
+    ``inliers / (inliers + 20)``). ``distance`` is the PDQ distance when a hash decided the match,
+    else ``None``. ``region`` is the quadrilateral of the template's core view in query pixels
+    (4 x 2, from its top-left corner, clockwise as seen on the template)."""
+
+    ref_id: int
+    score: float
+    kind: MatchKind
+    inliers: int
+    distance: int | None
+    region: np.ndarray
+    mirrored: bool
+
+
+@dataclass(frozen=True, eq=False)
+class Representation:
+    """What the matcher keeps of one image: its core view box, PDQ of the core view (packed
+    32 bytes) with its quality, and its local features."""
+
+    box: tuple[int, int, int, int]
+    scale: float
+    pdq: np.ndarray
+    pdq_quality: int
+    features: LocalFeatures
+
+
+def pack_bits(bits: np.ndarray) -> np.ndarray:
+    return np.packbits(np.asarray(bits, dtype=np.uint8).reshape(-1, 256), axis=1)
+
+
+def _downscale(rgb: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    h, w = rgb.shape[:2]
+    scale = min(1.0, side / max(h, w))
+    if scale >= 1.0:
+        return rgb, 1.0
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
+
+
+def _pdq_input(view: np.ndarray) -> np.ndarray:
+    # PDQ works on at most 512 px anyway; a smaller input only saves time.
+    return _downscale(view, 512)[0]
+
+
+class TemplateMatcher:
+    """An in-memory set of references (templates) and the two-stage matcher over them."""
+
+    def __init__(self, settings: MatcherSettings | None = None) -> None:
+        self.settings = settings or MatcherSettings()
+        self._refs: dict[int, Representation] = {}
+        self._index = DescriptorIndex(
+            ivf_min_rows=self.settings.ivf_min_rows, nprobe=self.settings.ivf_nprobe
+        )
+        self._ids = np.zeros(0, np.int64)
+        self._hashes = np.zeros((0, 32), np.uint8)
+        self._usable = np.zeros(0, bool)
+        self._lock = threading.RLock()
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    # -- representations -------------------------------------------------------------------
+
+    def view(self, rgb: np.ndarray, *, reference: bool = False) -> tuple[View, float]:
+        """View of ``rgb`` (downscaled to ``view_max_side`` first) and that downscale: the core
+        view for a query, the reference view (by default the whole image) for a template."""
+        s = self.settings
+        small, scale = _downscale(to_rgb(rgb), s.view_max_side)
+        steps = s.reference_view_steps if reference else s.query_view_steps
+        return core_view(small, steps), scale
+
+    def represent(self, rgb: np.ndarray, *, reference: bool = True) -> Representation:
+        """View PDQ and local features of an image, as stored for a reference (or, with
+        ``reference=False``, as computed for a query's core view)."""
+        s = self.settings
+        view, scale = self.view(rgb, reference=reference)
+        bits, quality = pdqhash.compute(_pdq_input(view.image))
+        feats = extract(
+            view.image,
+            side=s.feature_side,
+            n_features=s.reference_features if reference else s.query_features,
+            mask_text=s.mask_reference_text if reference else s.mask_query_text,
+        )
+        return Representation(view.box, scale, pack_bits(bits)[0], int(quality), feats)
+
+    # -- references --------------------------------------------------------------------------
+
+    def add_reference(self, ref_id: int, rgb: np.ndarray) -> Representation:
+        """Register a template image under ``ref_id`` (replacing any previous one)."""
+        rep = self.represent(rgb, reference=True)
+        self.add_representation(ref_id, rep)
+        return rep
+
+    def add_representation(self, ref_id: int, rep: Representation) -> None:
+        """Register a precomputed representation (e.g. loaded from the store)."""
+        with self._lock:
+            self.remove_reference(ref_id)
+            self._refs[ref_id] = rep
+            self._index.add(ref_id, rep.features)
+            self._ids = np.append(self._ids, np.int64(ref_id))
+            self._hashes = np.concatenate([self._hashes, rep.pdq[None, :]])
+            usable = rep.pdq_quality >= self.settings.pdq_min_quality
+            self._usable = np.append(self._usable, usable)
+
+    def remove_reference(self, ref_id: int) -> None:
+        with self._lock:
+            if self._refs.pop(ref_id, None) is None:
+                return
+            self._index.remove(ref_id)
+            keep = self._ids != ref_id
+            self._ids, self._hashes, self._usable = (
+                self._ids[keep], self._hashes[keep], self._usable[keep]
+            )
+
+    def build(self) -> None:
+        """Build the descriptor index now rather than on the first query."""
+        self._index.build()
+
+    # -- matching ----------------------------------------------------------------------------
+
+    def match(self, rgb: np.ndarray) -> list[TemplateMatch]:
+        """Templates found in ``rgb``, best first (empty when none passes the thresholds)."""
+        s = self.settings
+        set_threads(1)
+        small, scale = _downscale(to_rgb(rgb), s.view_max_side)
+        view = core_view(small, s.query_view_steps)
+        found = self._match_hash(view, scale)
+        if found:
+            return found[: s.max_results]
+        views = [view]
+        h, w = small.shape[:2]
+        if s.full_view_fallback and view.box != (0, 0, w, h):
+            views.append(View(small, (0, 0, w, h)))
+        for v in views:
+            for mirrored in (False, True) if s.try_mirror else (False,):
+                feats = extract(v.image, side=s.feature_side, n_features=s.query_features,
+                                mask_text=s.mask_query_text, mirrored=mirrored)
+                found = self._match_local(feats, v, scale)
+                if found:
+                    return found[: s.max_results]
+        return []
+
+    def _match_hash(self, view: View, scale: float) -> list[TemplateMatch]:
+        s = self.settings
+        with self._lock:
+            ids, hashes, usable = self._ids, self._hashes, self._usable
+        if not ids.size:
+            return []
+        vectors, quality = pdqhash.compute_dihedral(_pdq_input(view.image))
+        if quality < s.pdq_min_quality:
+            return []
+        # Orientations: 0 is the original, 5 the left-right mirror (pdqhash order).
+        queries = pack_bits(np.asarray(vectors)[[0, 5]])
+        dist = _POPCOUNT[np.bitwise_xor(hashes[:, None, :], queries[None, :, :])].sum(axis=2)
+        best = dist.min(axis=1)
+        which = dist.argmin(axis=1)
+        hit = np.flatnonzero(usable & (best <= s.pdq_match_threshold))
+        out = []
+        for i in hit[np.argsort(best[hit], kind="stable")]:
+            d = int(best[i])
+            mirrored = bool(which[i] == 1)
+            h, w = view.image.shape[:2]
+            quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+            if mirrored:
+                quad = quad[[1, 0, 3, 2]]
+            quad = (quad + np.array(view.box[:2], np.float32)) / scale
+            kind: MatchKind = "exact" if d <= s.pdq_exact_threshold else "variant"
+            out.append(TemplateMatch(int(ids[i]), 1.0 - d / 256.0, kind, 0, d, quad, mirrored))
+        return out
+
+    def _match_local(self, feats: LocalFeatures, view: View, scale: float) -> list[TemplateMatch]:
+        s = self.settings
+        if len(feats) < s.min_inliers:
+            return []
+        with self._lock:
+            candidates = self._index.search(
+                feats, s.search_neighbours, max_distance=s.search_max_distance,
+                max_candidates=s.candidates,
+            )
+            refs = {c.ref_id: self._refs.get(c.ref_id) for c in candidates}
+        out = []
+        for cand in candidates:
+            rep = refs.get(cand.ref_id)
+            if rep is None or cand.votes < s.min_votes:
+                continue
+            v = self.verify(feats, rep.features)
+            if v is None:
+                continue
+            out.append(self._to_match(cand.ref_id, v, feats, view, scale))
+        out.sort(key=lambda m: -m.score)
+        return out
+
+    def verify(self, query: LocalFeatures, ref: LocalFeatures) -> Verification | None:
+        """Pairwise match + geometric verification with the acceptance thresholds applied."""
+        s = self.settings
+        pairs = match_pairs(query, ref, ratio=s.ratio_test, max_distance=s.pair_max_distance)
+        v = verify(query, ref, pairs, reproj_threshold=s.reproj_threshold,
+                   min_scale=s.min_scale, max_scale=s.max_scale, max_angle=s.max_angle,
+                   min_inliers=s.min_inliers)
+        if v is None or v.inlier_ratio < s.min_inlier_ratio or v.coverage < s.min_coverage:
+            return None
+        return v
+
+    @staticmethod
+    def _to_match(ref_id: int, v: Verification, feats: LocalFeatures, view: View,
+                  scale: float) -> TemplateMatch:
+        h, w = view.image.shape[:2]
+        k = np.array([w / feats.width, h / feats.height], np.float32)
+        quad = (v.quad * k + np.array(view.box[:2], np.float32)) / scale
+        score = v.inliers / (v.inliers + 20.0)
+        return TemplateMatch(ref_id, float(score), "verified", v.inliers, None,
+                             quad.astype(np.float32), v.mirrored)

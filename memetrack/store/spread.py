@@ -1,0 +1,312 @@
+"""Spread reports and account listings, aggregated in SQL (SQLite and PostgreSQL).
+
+Nothing here loads a target's sightings into Python: every part of a report is one aggregate
+query over the target's sightings (selected through ``family_members``, ``occurrences`` or the
+media id, each backed by an index), and only the aggregated rows come back.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Integer, and_, case, cast, func, literal, select
+from sqlalchemy.sql import ColumnElement, Select
+
+from memetrack.errors import NotFound
+from memetrack.spread import (
+    BUCKETS,
+    MAX_VARIANTS,
+    TOP_ACCOUNTS,
+    AccountActivity,
+    Counts,
+    CutoutUse,
+    SightingRef,
+    SpreadFilter,
+    SpreadReport,
+    Target,
+    TimelineRow,
+    Totals,
+    VariantSpread,
+    choose_bucket,
+    order_platform_firsts,
+)
+from memetrack.store.models import (
+    AccountRow,
+    CutoutRow,
+    FamilyMemberRow,
+    FamilyRow,
+    MediaRow,
+    OccurrenceRow,
+    PlatformRow,
+    SightingRow,
+    VariantRow,
+)
+from memetrack.store.store import Store
+
+S, FM, P, A = SightingRow, FamilyMemberRow, PlatformRow, AccountRow
+
+
+def utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite aggregates over expressions may come back as text
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def bind_time(value: datetime, dialect: str) -> datetime:
+    """A UTC time to compare with stored times (SQLite stores them naive, in UTC)."""
+    value = value.astimezone(UTC)
+    return value.replace(tzinfo=None) if dialect == "sqlite" else value
+
+
+def epoch(column: Any, dialect: str) -> ColumnElement[Any]:
+    """Seconds since 1970 (float) of a stored time, in either dialect."""
+    if dialect == "sqlite":
+        return (func.julianday(column) - 2440587.5) * 86400.0
+    return func.extract("epoch", column)
+
+
+def floor_div(value: ColumnElement[Any], width: float, dialect: str) -> ColumnElement[Any]:
+    """``floor(value / width)`` as an integer (epochs are positive, so truncation is floor)."""
+    if dialect == "sqlite":
+        return cast(value / width, Integer)
+    return cast(func.floor(value / width), Integer)
+
+
+def variant_key(variant_id: Any, media_id: Any) -> ColumnElement[Any]:
+    """A variant id, or minus the media id for a media not assigned to a variant yet."""
+    return case((variant_id.is_(None), -media_id), else_=variant_id)
+
+
+# ------------------------------------------------------------------------------ the target
+
+
+def resolve_target(store: Store, target: Target) -> tuple[Target, int | None]:
+    """Check the target exists; a merged family is redirected to the family it was merged into."""
+    model = {"family": FamilyRow, "variant": VariantRow, "cutout": CutoutRow,
+             "media": MediaRow}[target.kind]
+    with store.session() as session:
+        row = session.get(model, target.id)
+        if row is None:
+            raise NotFound(f"no {target.kind} with id {target.id}", kind=target.kind, id=target.id)
+        if target.kind != "family":
+            return target, None
+        seen = {row.id}
+        while row.merged_into_id is not None and row.merged_into_id not in seen:
+            row = session.get(FamilyRow, row.merged_into_id)
+            assert row is not None
+            seen.add(row.id)
+        if row.id == target.id:
+            return target, None
+        return Target("family", row.id), target.id
+
+
+def target_sightings(target: Target, filters: SpreadFilter, dialect: str) -> Select[Any]:
+    """The target's sightings (id, media, platform, account, time, variant key) after filters."""
+    at = func.coalesce(S.posted_at, S.collected_at)
+    stmt = (
+        select(S.id.label("sid"), S.media_id.label("media_id"), S.platform_id.label("platform_id"),
+               S.account_id.label("account_id"), at.label("at"), FM.variant_id.label("variant_id"),
+               variant_key(FM.variant_id, S.media_id).label("vkey"))
+        .select_from(S)
+        .outerjoin(FM, FM.media_id == S.media_id)
+    )
+    if target.kind == "family":
+        stmt = stmt.where(FM.family_id == target.id)
+    elif target.kind == "variant":
+        stmt = stmt.where(FM.variant_id == target.id)
+    elif target.kind == "cutout":
+        stmt = stmt.where(S.media_id.in_(
+            select(OccurrenceRow.media_id).where(OccurrenceRow.cutout_id == target.id)))
+    else:
+        stmt = stmt.where(S.media_id == target.id)
+    return apply_filters(stmt, filters, dialect, at)
+
+
+def apply_filters(stmt: Select[Any], filters: SpreadFilter, dialect: str,
+                  at: ColumnElement[Any]) -> Select[Any]:
+    if filters.platform:
+        stmt = stmt.where(S.platform_id.in_(select(P.id).where(P.name == filters.platform)))
+    if filters.account:
+        accounts = select(A.id).where(A.handle == filters.account)
+        if filters.platform:
+            accounts = accounts.join(P, P.id == A.platform_id).where(P.name == filters.platform)
+        stmt = stmt.where(S.account_id.in_(accounts))
+    if filters.since is not None:
+        stmt = stmt.where(at >= bind_time(filters.since, dialect))
+    if filters.until is not None:
+        stmt = stmt.where(at < bind_time(filters.until, dialect))
+    return stmt
+
+
+# ------------------------------------------------------------------------------ the report
+
+
+def spread_report(store: Store, target: Target, filters: SpreadFilter | None = None, *,
+                  bucket: str | None = None, top: int = TOP_ACCOUNTS) -> SpreadReport:
+    """The spread of one target (see :mod:`memetrack.spread`), aggregated in SQL."""
+    filters = filters or SpreadFilter()
+    target, resolved_from = resolve_target(store, target)
+    dialect = store.dialect
+    t = target_sightings(target, filters, dialect).subquery("t")
+    with store.session() as session:
+        names = dict(session.execute(select(P.id, P.name)).all())
+
+        total_row = session.execute(select(
+            func.count(), func.count(func.distinct(t.c.account_id)),
+            func.count(func.distinct(t.c.vkey)), func.min(t.c.at), func.max(t.c.at),
+            func.count(func.distinct(t.c.platform_id)), func.count(func.distinct(t.c.media_id)),
+        ).select_from(t)).one()
+        totals = Totals(int(total_row[0]), int(total_row[1]), int(total_row[2]),
+                        utc(total_row[3]), utc(total_row[4]), int(total_row[5]),
+                        int(total_row[6]))
+
+        per_platform: dict[str, Counts] = {}
+        for pid, n, accounts, variants, first, last in session.execute(
+            select(t.c.platform_id, func.count(), func.count(func.distinct(t.c.account_id)),
+                   func.count(func.distinct(t.c.vkey)), func.min(t.c.at), func.max(t.c.at))
+            .group_by(t.c.platform_id).order_by(func.min(t.c.at), t.c.platform_id)
+        ):
+            per_platform[names[pid]] = Counts(int(n), int(accounts), int(variants), utc(first),
+                                              utc(last))
+
+        ranked = select(
+            t.c.sid, t.c.media_id, t.c.platform_id, t.c.account_id, t.c.at,
+            func.row_number().over(partition_by=t.c.platform_id,
+                                   order_by=(t.c.at, t.c.sid)).label("rn"),
+        ).where(t.c.at.is_not(None)).subquery("ranked")
+        firsts: list[tuple[str, SightingRef]] = []
+        for sid, media_id, pid, handle, at, post_id, url in session.execute(
+            select(ranked.c.sid, ranked.c.media_id, ranked.c.platform_id, A.handle, ranked.c.at,
+                   S.post_id, S.url)
+            .join(S, S.id == ranked.c.sid)
+            .outerjoin(A, A.id == ranked.c.account_id)
+            .where(ranked.c.rn == 1)
+        ):
+            firsts.append((names[pid], SightingRef(sid, media_id, names[pid], handle, post_id, url,
+                                                   utc(at))))
+        first_per_platform = order_platform_firsts(firsts)
+        patient_zero = first_per_platform[0].first if first_per_platform else None
+
+        bucket = bucket or choose_bucket(totals.first_at, totals.last_at)
+        width = BUCKETS[bucket]
+        timeline = _timeline(session, t, names, width, dialect)
+
+        top_accounts = _accounts(session, t, names, top, by_count=True)
+        first_posters = _accounts(session, t, names, top, by_count=False)
+
+        variants = tuple(
+            VariantSpread(vid, rep, int(n), int(acc), int(plats), int(media), utc(first),
+                          utc(last))
+            for vid, rep, n, acc, plats, media, first, last in session.execute(
+                select(t.c.variant_id, VariantRow.representative_media_id, func.count(),
+                       func.count(func.distinct(t.c.account_id)),
+                       func.count(func.distinct(t.c.platform_id)),
+                       func.count(func.distinct(t.c.media_id)), func.min(t.c.at),
+                       func.max(t.c.at))
+                .select_from(t).outerjoin(VariantRow, VariantRow.id == t.c.variant_id)
+                .group_by(t.c.variant_id, VariantRow.representative_media_id)
+                .order_by(func.count().desc(), func.min(t.c.at), t.c.variant_id)
+                .limit(MAX_VARIANTS)
+            )
+        )
+
+        cutouts = tuple(
+            CutoutUse(cid, name, int(media), int(n), utc(first))
+            for cid, name, media, n, first in session.execute(
+                select(OccurrenceRow.cutout_id, CutoutRow.name,
+                       func.count(func.distinct(t.c.media_id)), func.count(), func.min(t.c.at))
+                .select_from(t)
+                .join(OccurrenceRow, OccurrenceRow.media_id == t.c.media_id)
+                .join(CutoutRow, CutoutRow.id == OccurrenceRow.cutout_id)
+                .group_by(OccurrenceRow.cutout_id, CutoutRow.name)
+                .order_by(func.count().desc(), OccurrenceRow.cutout_id)
+            )
+        )
+    return SpreadReport(target, filters, totals, patient_zero, first_per_platform, per_platform,
+                        bucket, timeline, top_accounts, first_posters, variants, cutouts,
+                        resolved_from)
+
+
+def _timeline(session: Any, t: Any, names: dict[int, str], width: int,
+              dialect: str) -> tuple[TimelineRow, ...]:
+    b = floor_div(epoch(t.c.at, dialect), float(width), dialect).label("b")
+    timed = select(t.c.platform_id, t.c.account_id, t.c.vkey, b).where(
+        t.c.at.is_not(None)).subquery("timed")
+    rows: list[TimelineRow] = []
+    aggregates = (func.count(), func.count(func.distinct(timed.c.account_id)),
+                  func.count(func.distinct(timed.c.vkey)))
+    for bk, n, acc, var in session.execute(
+            select(timed.c.b, *aggregates).group_by(timed.c.b).order_by(timed.c.b)):
+        rows.append(TimelineRow(_bucket_time(bk, width), None, Counts(int(n), int(acc), int(var))))
+    for bk, pid, n, acc, var in session.execute(
+            select(timed.c.b, timed.c.platform_id, *aggregates)
+            .group_by(timed.c.b, timed.c.platform_id).order_by(timed.c.b, timed.c.platform_id)):
+        rows.append(TimelineRow(_bucket_time(bk, width), names[pid],
+                                Counts(int(n), int(acc), int(var))))
+    rows.sort(key=lambda r: (r.bucket_start, r.platform is not None, r.platform or ""))
+    return tuple(rows)
+
+
+def _bucket_time(index: Any, width: int) -> datetime:
+    return datetime.fromtimestamp(int(index) * width, UTC)
+
+
+def _accounts(session: Any, t: Any, names: dict[int, str], limit: int,
+              by_count: bool) -> tuple[AccountActivity, ...]:
+    per = (select(t.c.account_id, func.count().label("n"), func.min(t.c.at).label("first"),
+                  func.max(t.c.at).label("last"))
+           .where(t.c.account_id.is_not(None)).group_by(t.c.account_id))
+    per = (per.order_by(func.count().desc(), func.min(t.c.at), t.c.account_id) if by_count
+           else per.where(t.c.at.is_not(None)).order_by(func.min(t.c.at), t.c.account_id))
+    sub = per.limit(limit).subquery("per")
+    out = []
+    for aid, pid, handle, n, first, last in session.execute(
+        select(sub.c.account_id, A.platform_id, A.handle, sub.c.n, sub.c.first, sub.c.last)
+        .join(A, A.id == sub.c.account_id)
+    ):
+        out.append(AccountActivity(aid, names[pid], handle, int(n), utc(first), utc(last)))
+    if by_count:
+        out.sort(key=lambda a: (-a.sightings, a.first_at or datetime.max.replace(tzinfo=UTC),
+                                a.account_id))
+    else:
+        out.sort(key=lambda a: (a.first_at or datetime.max.replace(tzinfo=UTC), a.account_id))
+    return tuple(out)
+
+
+# ------------------------------------------------------------------------------ accounts
+
+
+def list_accounts(store: Store, platform: str | None = None, *, limit: int = 1000,
+                  offset: int = 0, order: str = "sightings") -> list[AccountActivity]:
+    """First-class accounts with first/last seen and sighting counts (kept up to date on ingest)."""
+    stmt = select(A.id, P.name, A.handle, A.sighting_count, A.first_seen_at,
+                  A.last_seen_at).join(P, P.id == A.platform_id)
+    if platform:
+        stmt = stmt.where(P.name == platform.strip().lower())
+    if order == "sightings":
+        stmt = stmt.order_by(A.sighting_count.desc(), A.id)
+    else:
+        stmt = stmt.order_by(A.first_seen_at, A.id)
+    with store.session() as session:
+        return [AccountActivity(aid, name, handle, int(n or 0), utc(first), utc(last))
+                for aid, name, handle, n, first, last
+                in session.execute(stmt.limit(limit).offset(offset))]
+
+
+def list_platforms(store: Store) -> list[tuple[str, int, datetime | None, datetime | None, int]]:
+    """(name, sightings, first seen, last seen, accounts) per platform."""
+    accounts = (select(A.platform_id, func.count().label("n")).group_by(A.platform_id)
+                .subquery("acc"))
+    stmt = (select(P.name, P.sighting_count, P.first_seen_at, P.last_seen_at,
+                   func.coalesce(accounts.c.n, literal(0)))
+            .outerjoin(accounts, accounts.c.platform_id == P.id).order_by(P.name))
+    with store.session() as session:
+        return [(name, int(n or 0), utc(first), utc(last), int(acc))
+                for name, n, first, last, acc in session.execute(stmt)]
+
+
+__all__ = ["spread_report", "list_accounts", "list_platforms", "resolve_target",
+           "target_sightings", "epoch", "floor_div", "bind_time", "utc", "and_"]
