@@ -294,8 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", required=True, help="output image file (.png, .jpg)")
     p.set_defaults(handler=cmd_families)
 
-    from memetrack import cli_spread
+    from memetrack import cli_cutouts, cli_spread
 
+    cli_cutouts.register(sub)
     cli_spread.register(sub)
 
     p = sub.add_parser("settings", help="list every setting with its default (Markdown)")

@@ -126,6 +126,18 @@ class MatcherSettings(BaseModel):
     )
 
 
+class CutoutSettings(BaseModel):
+    """Cut-out registration and detection (calibrated by ``memetrack eval cutouts``)."""
+
+    auto_register: bool = Field(
+        False,
+        description=(
+            "Register images with real transparency as cut-outs automatically when they are "
+            "indexed (otherwise only `memetrack cutouts register` / POST /v1/cutouts do)."
+        ),
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MEMETRACK_", env_nested_delimiter="__", extra="ignore", frozen=True
@@ -190,6 +202,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port `memetrack serve` listens on.")
     matcher: MatcherSettings = Field(
         default_factory=MatcherSettings, description="Template-matcher thresholds."
+    )
+    cutouts: CutoutSettings = Field(
+        default_factory=CutoutSettings, description="Cut-out registration and detection."
     )
 
     @property

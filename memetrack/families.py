@@ -62,21 +62,39 @@ def match_evidence(m: TemplateMatch) -> dict[str, object]:
             "region": [[round(float(x), 1), round(float(y), 1)] for x, y in m.region]}
 
 
-def encode_sample(rgb: np.ndarray) -> tuple[bytes, int, int]:
-    """A member's pixels, downscaled and JPEG-encoded, kept for shell recovery."""
+def encode_sample(rgb: np.ndarray, alpha: np.ndarray | None = None) -> tuple[bytes, int, int]:
+    """A media's pixels, downscaled, as kept in the store: JPEG, or PNG with its alpha channel
+    when the image has transparency (cut-outs need their mask)."""
     h, w = rgb.shape[:2]
     scale = min(1.0, SAMPLE_MAX_SIDE / max(h, w))
-    img = Image.fromarray(rgb)
+    img = Image.fromarray(rgb if alpha is None else np.dstack([rgb, alpha]))
     if scale < 1.0:
         img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))),
                          Image.Resampling.BILINEAR)
     buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=SAMPLE_QUALITY)
+    if alpha is None:
+        img.save(buf, "JPEG", quality=SAMPLE_QUALITY)
+    else:
+        img.save(buf, "PNG", compress_level=6)
     return buf.getvalue(), img.width, img.height
 
 
-def decode_sample(data: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+def decode_sample_rgba(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
+    """A stored sample's RGB pixels and alpha channel (None for opaque samples)."""
+    with Image.open(io.BytesIO(data)) as im:
+        if im.mode == "RGBA":
+            arr = np.asarray(im)
+            return np.ascontiguousarray(arr[..., :3]), np.ascontiguousarray(arr[..., 3])
+        return np.asarray(im.convert("RGB")), None
+
+
+def decode_sample(data: bytes, grey: int = 128) -> np.ndarray:
+    """A stored sample as RGB, transparent pixels composited over neutral grey."""
+    rgb, alpha = decode_sample_rgba(data)
+    if alpha is None:
+        return rgb
+    a = alpha.astype(np.float32)[..., None] / 255.0
+    return np.clip(rgb * a + grey * (1.0 - a) + 0.5, 0, 255).astype(np.uint8)
 
 
 def recover_shell(representative: np.ndarray, members: list[np.ndarray],

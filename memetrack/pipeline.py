@@ -24,6 +24,7 @@ from memetrack.imageio import load_image, read_capped
 from memetrack.index.hashes import HashIndexes, set_threads
 from memetrack.manifest import ManifestError, read_manifest
 from memetrack.matcher import TemplateMatcher
+from memetrack.pipeline_cutouts import CutoutsMixin
 from memetrack.records import (
     Family,
     FamilyMember,
@@ -75,7 +76,7 @@ def analyze_bytes(data: bytes, params: AnalyzeParams) -> MediaInput:
                        max_side=decode_side)
     flat = image.flattened()
     hashes = compute_all(_fit(flat, params.max_side))
-    sample = fam.encode_sample(flat)[0] if params.samples else None
+    sample = fam.encode_sample(image.rgb, image.alpha)[0] if params.samples else None
     return MediaInput(
         sha256=hashlib.sha256(data).hexdigest(), format=image.format, width=image.width,
         height=image.height, byte_size=len(data), has_alpha=image.has_alpha,
@@ -173,7 +174,7 @@ class Progress:
             sys.stderr.write("\n")
 
 
-class Memetrack:
+class Memetrack(CutoutsMixin):
     """The library's front door: index, match, look up. Thread-safe for the service's use."""
 
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
@@ -196,6 +197,7 @@ class Memetrack:
         if indexes.catch_up(self.store):
             indexes.save()
         self._matcher = self._load_matcher()
+        self._load_cutouts()
         self._indexes = indexes
         return indexes
 
@@ -248,9 +250,15 @@ class Memetrack:
         result = self.store.ingest(item, sightings)
         if self._indexes is not None:
             self._indexes.catch_up(self.store)
-        if self.settings.assign_families and self._matcher is not None:
-            self.assign_family(result.media.id)
+        if result.media_created and self._matcher is not None:
+            self._after_ingest(result.media.id)
         return result
+
+    def _after_ingest(self, media_id: int) -> None:
+        """Family assignment and cut-out detection of a newly stored media."""
+        if self.settings.assign_families:
+            self.assign_family(media_id)
+        self._after_ingest_cutouts(media_id)
 
     def match_bytes(self, data: bytes, limit: int | None = None) -> MatchReport:
         """Near-duplicates of an image, without storing it."""
@@ -266,7 +274,8 @@ class Memetrack:
         report = self._report(hashlib.sha256(data).hexdigest(),
                               {k: v.hash.hex for k, v in hashes.items()}, neighbours)
         return MatchReport(report.query_sha256, report.query_hashes, report.neighbours,
-                           report.media, report.sightings, self.find_templates(image.flattened()))
+                           report.media, report.sightings, self.find_templates(image.flattened()),
+                           self.find_cutouts(image.flattened(), image.alpha))
 
     def find_templates(self, rgb: np.ndarray) -> tuple[TemplateHit, ...]:
         """Template families whose representative verifiably matches the image."""
@@ -376,8 +385,8 @@ class Memetrack:
         for result, (_media, rows) in zip(self.store.ingest_many(pending), pending, strict=True):
             if result.media_created:
                 summary.indexed += 1
-                if self.settings.assign_families and self._matcher is not None:
-                    self.assign_family(result.media.id)
+                if self._matcher is not None:
+                    self._after_ingest(result.media.id)
             else:
                 summary.already_known += 1
             summary.sightings_added += result.sightings_created

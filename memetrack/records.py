@@ -236,6 +236,27 @@ class TemplateHit:
 
 
 @dataclass(frozen=True)
+class CutoutHit:
+    """A registered cut-out found inside an image: where (quadrilateral in the image's original
+    pixels, clockwise from the cut-out's own top-left), how big (its height over the image's
+    shorter side), whether mirrored, and the evidence."""
+
+    cutout_id: int
+    name: str | None
+    quad: tuple[tuple[float, float], ...]
+    scale: float
+    mirrored: bool
+    score: float
+    inliers: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cutout_id": self.cutout_id, "name": self.name,
+                "quad": [[round(x, 1), round(y, 1)] for x, y in self.quad],
+                "scale": round(self.scale, 4), "mirrored": self.mirrored,
+                "score": round(self.score, 4), "inliers": self.inliers}
+
+
+@dataclass(frozen=True)
 class MatchReport:
     query_sha256: str
     query_hashes: dict[str, str]
@@ -243,10 +264,12 @@ class MatchReport:
     media: dict[int, Media] = field(default_factory=dict)
     sightings: dict[int, tuple[Sighting, ...]] = field(default_factory=dict)
     templates: tuple[TemplateHit, ...] = ()
+    cutouts: tuple[CutoutHit, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "query": {"sha256": self.query_sha256 or None, "hashes": self.query_hashes},
+            "cutouts": [c.to_dict() for c in self.cutouts],
             "templates": [
                 {"family": t.family.to_dict(), "kind": t.kind, "score": round(t.score, 4),
                  "evidence": t.evidence}

@@ -14,7 +14,7 @@ from memetrack.config import Settings
 from memetrack.errors import MemetrackError
 from memetrack.pipeline import Memetrack
 from service import errors
-from service.routers import families, health, match, media, spread
+from service.routers import cutouts, families, health, match, media, spread
 
 log = logging.getLogger("memetrack.service")
 
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None, *, load_in_background: bool = T
         lifespan=lifespan,
     )
     errors.install(app)
-    for router in (health.router, media.router, match.router, families.router, spread.router):
+    for router in (health.router, media.router, match.router, families.router,
+                   cutouts.router, spread.router):
         app.include_router(router, prefix="/v1")
     return app

@@ -28,13 +28,13 @@ FORMAT_VERSION = 1
 # Below this many rows the index is exact (IndexBinaryFlat).
 IVF_MIN_ROWS = 60_000
 # Inverted lists: about this many per square root of the row count (a power of two).
-IVF_LISTS_PER_SQRT = 2.0
+IVF_LISTS_PER_SQRT = 1.0
 # Lists probed per query descriptor.
 IVF_NPROBE = 8
 # Retrain the coarse quantizer when the rows have grown this much since training.
 IVF_RETRAIN_GROWTH = 4.0
 # Rows sampled to train the quantizer (seeded).
-IVF_TRAIN_ROWS = 60_000
+IVF_TRAIN_ROWS = 40_000
 
 
 @dataclass(frozen=True, eq=False)

@@ -158,8 +158,8 @@ class Store:
                                     version=value.version, view=view, bits=value.bits,
                                     quality=quality))
             if item.sample is not None:
-                w, h = _jpeg_size(item.sample)
-                session.add(SampleRow(media_id=row.id, format="jpeg", width=w, height=h,
+                fmt, (w, h) = _image_size(item.sample)
+                session.add(SampleRow(media_id=row.id, format=fmt, width=w, height=h,
                                       data=item.sample))
         added = 0
         out: list[Sighting] = []
@@ -326,13 +326,13 @@ def _touch(row: PlatformRow | AccountRow, when: datetime | None) -> None:
         row.last_seen_at = when
 
 
-def _jpeg_size(data: bytes) -> tuple[int, int]:
+def _image_size(data: bytes) -> tuple[str, tuple[int, int]]:
     import io
 
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as im:
-        return im.size
+        return (im.format or "").lower(), im.size
 
 
 def open_store(settings: Settings) -> Store:
