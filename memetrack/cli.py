@@ -71,9 +71,11 @@ def _index(app, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def
         if not args.json:
             print(f"failed: {where}: [{code}] {message}", file=sys.stderr)
 
+    dask = args.dask or ("local" if args.dask_local else None)
     summary = app.index_paths(
         [Path(p) for p in args.paths], Path(args.manifest) if args.manifest else None,
-        workers=args.workers, progress=False if args.no_progress else None, on_error=on_error,
+        workers=args.workers, dask=dask, progress=False if args.no_progress else None,
+        retry_failed=args.retry_failed, on_error=on_error,
     )
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))
@@ -83,6 +85,8 @@ def _index(app, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def
               f"already known: {summary.already_known}  failed: {len(summary.failed)}")
         print(f"sightings added: {summary.sightings_added}  "
               f"already known: {summary.sightings_known}")
+        if summary.unchanged:
+            print(f"{summary.unchanged} files finished by an earlier run were not read again")
         print(f"took {summary.seconds:.1f} s ({rate:.1f} files/s); "
               f"store holds {app.store.count_media()} media")
     return EXIT_PARTIAL if summary.failed else EXIT_OK
@@ -132,6 +136,20 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         sightings = app.store.sightings_for_media([media.id]).get(media.id, ())
     out = media.to_dict() | {"sightings": [s.to_dict() for s in sightings]}
     print(json.dumps(out, indent=2))
+    return EXIT_OK
+
+
+def cmd_failures(args: argparse.Namespace, settings: Settings) -> int:
+    with _app(settings) as app:
+        app.store.require_current()
+        failed = app.store.failed_files(args.limit)
+    if args.json:
+        print(json.dumps([{"path": f.path, "code": f.error_code, "message": f.error}
+                          for f in failed], indent=2))
+    else:
+        for f in failed:
+            print(f"{f.path}: [{f.error_code}] {f.error}")
+        print(f"{len(failed)} failed file(s); `memetrack index ... --retry-failed` tries again")
     return EXIT_OK
 
 
@@ -245,7 +263,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="index image files/folders and/or a sighting manifest")
     p.add_argument("paths", nargs="*", help="image files or folders (searched recursively)")
     p.add_argument("--manifest", help="JSONL or CSV of sightings (path, platform, account, ...)")
-    p.add_argument("--workers", type=int, help="hashing processes (default: one per core)")
+    p.add_argument("--workers", type=int,
+                   help="hashing processes (default: one per core; with --dask-local: workers)")
+    p.add_argument("--dask", metavar="SCHEDULER_ADDRESS",
+                   help="hash on a Dask cluster, e.g. tcp://10.0.0.5:8786 (workers must see the "
+                        "same file paths)")
+    p.add_argument("--dask-local", action="store_true",
+                   help="hash on a local Dask cluster of --workers processes")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="try again files that failed in an earlier run (default: report them)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_index)
@@ -259,6 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="show one media with its hashes and sightings (JSON)")
     p.add_argument("media_id", type=int)
     p.set_defaults(handler=cmd_show)
+
+    p = sub.add_parser("failures", help="files that failed to index, with the reason")
+    p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_failures)
 
     p = sub.add_parser("rebuild-index", help="rebuild the FAISS indexes from the store")
     p.set_defaults(handler=cmd_rebuild_index)

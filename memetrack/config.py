@@ -136,6 +136,117 @@ class CutoutSettings(BaseModel):
             "indexed (otherwise only `memetrack cutouts register` / POST /v1/cutouts do)."
         ),
     )
+    min_transparent: float = Field(
+        0.02,
+        description=(
+            "Least share of transparent pixels (alpha < 16) for an image to count as a cut-out "
+            "(below it the alpha channel is incidental)."
+        ),
+    )
+    max_transparent: float = Field(
+        0.98,
+        description="Largest share of transparent pixels of a cut-out (above it too little is left).",
+    )
+    identity_pdq_threshold: int = Field(
+        31,
+        description=(
+            "Largest PDQ distance between the opaque views of two cut-outs that are the same "
+            "cut-out (together with the mask threshold)."
+        ),
+    )
+    identity_mask_threshold: int = Field(
+        16,
+        description="Largest mask-signature distance of two cut-outs that are the same cut-out.",
+    )
+    reference_sides: tuple[int, ...] = Field(
+        (384, 192),
+        description=(
+            "A registered cut-out's opaque crop is resized to each of these longer sides and ORB "
+            "features are taken at every size (small pastes match the small copies)."
+        ),
+    )
+    reference_features: int = Field(
+        400, description="ORB keypoints kept per reference size of a cut-out (inside its mask)."
+    )
+    mask_erode: int = Field(
+        4,
+        description=(
+            "Pixels the alpha mask is eroded by (at each reference size) before keypoints are "
+            "taken: descriptors on the outline would see the paste's background."
+        ),
+    )
+    query_side: int = Field(
+        800, description="Longer side of the working image a query's ORB features come from."
+    )
+    query_features: int = Field(2500, description="ORB keypoints kept per query image.")
+    fast_threshold: int = Field(
+        10, description="FAST corner threshold of the cut-out ORB detector (query and reference)."
+    )
+    mask_query_text: bool = Field(
+        True, description="Drop query keypoints on caption text (white letters, dark outline)."
+    )
+    search_neighbours: int = Field(
+        2, description="Nearest indexed cut-out descriptors looked up per query descriptor."
+    )
+    search_max_distance: int = Field(
+        64, description="Largest Hamming distance (of 256 bits) of a neighbour that votes."
+    )
+    candidates: int = Field(
+        8, description="Cut-outs (each orientation apart) with most votes that are verified."
+    )
+    min_votes: int = Field(6, description="Candidates with fewer votes are not verified.")
+    ratio_test: float = Field(
+        0.9, description="Lowe's ratio for query/cut-out descriptor pairs."
+    )
+    pair_max_distance: int = Field(
+        80, description="Largest Hamming distance of a query/cut-out descriptor pair."
+    )
+    reproj_threshold: float = Field(
+        5.0, description="RANSAC inlier tolerance in query working-image pixels."
+    )
+    min_inliers: int = Field(8, description="RANSAC inliers needed to accept a detection.")
+    min_inlier_ratio: float = Field(
+        0.05, description="Share of the putative pairs that must be inliers."
+    )
+    min_coverage: float = Field(
+        0.05, description="Share of the cut-out's box the inliers must span (convex hull)."
+    )
+    min_size: float = Field(
+        0.08,
+        description="Smallest detected cut-out (longer side over the query's shorter side).",
+    )
+    max_angle: float = Field(
+        25.0, description="Largest rotation (degrees) of a detected cut-out."
+    )
+    appearance_side: int = Field(
+        96,
+        description=(
+            "Longer side of the cut-out thumbnail the query is warped onto to compare "
+            "appearance inside the mask (normalised cross-correlation)."
+        ),
+    )
+    min_appearance: float = Field(
+        0.5,
+        description=(
+            "Least normalised cross-correlation, inside the eroded mask, of the query warped onto "
+            "the cut-out (caption text excluded) to accept a detection."
+        ),
+    )
+    strong_inliers: int = Field(
+        40,
+        description="A detection with at least this many inliers skips the appearance check.",
+    )
+    max_results: int = Field(20, description="Most cut-outs reported per image.")
+    ivf_min_rows: int = Field(
+        200_000,
+        description="Cut-out descriptor rows from which the index switches to inverted-file search.",
+    )
+    ivf_nprobe: int = Field(
+        16, description="Inverted lists probed per query descriptor (inverted-file search)."
+    )
+    backfill_page: int = Field(
+        500, description="Media read from the store per page during a cut-out backfill."
+    )
 
 
 class Settings(BaseSettings):

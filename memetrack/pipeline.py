@@ -36,6 +36,7 @@ from memetrack.records import (
     TemplateHit,
 )
 from memetrack.store import Store, open_store
+from memetrack.store.store import FileState
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".jfif"}
 
@@ -115,6 +116,7 @@ class BatchSummary:
     already_known: int = 0
     sightings_added: int = 0
     sightings_known: int = 0
+    unchanged: int = 0  # files an earlier run finished, not read again
     failed: list[tuple[str, str, str]] = field(default_factory=list)  # (where, code, message)
     seconds: float = 0.0
 
@@ -122,6 +124,7 @@ class BatchSummary:
         return {
             "files": self.files, "indexed": self.indexed, "already_known": self.already_known,
             "sightings_added": self.sightings_added, "sightings_known": self.sightings_known,
+            "unchanged_files_skipped": self.unchanged,
             "failed": [{"where": w, "code": c, "message": m} for w, c, m in self.failed],
             "seconds": round(self.seconds, 3),
         }
@@ -198,6 +201,7 @@ class Memetrack(CutoutsMixin):
             indexes.save()
         self._matcher = self._load_matcher()
         self._load_cutouts()
+        self.process_pending()
         self._indexes = indexes
         return indexes
 
@@ -259,6 +263,7 @@ class Memetrack(CutoutsMixin):
         if self.settings.assign_families:
             self.assign_family(media_id)
         self._after_ingest_cutouts(media_id)
+        self.store.mark_processed([media_id])
 
     def match_bytes(self, data: bytes, limit: int | None = None) -> MatchReport:
         """Near-duplicates of an image, without storing it."""
@@ -325,12 +330,22 @@ class Memetrack(CutoutsMixin):
         manifest: Path | None = None,
         *,
         workers: int | None = None,
+        dask: str | None = None,
         progress: bool | None = None,
+        retry_failed: bool = False,
         on_error: Callable[[str, str, str], None] | None = None,
     ) -> BatchSummary:
-        """Index files and folders, and/or the files of a sighting manifest. Never stops on a bad file."""
+        """Index files and folders, and/or the files of a sighting manifest.
+
+        Never stops on a bad file. Safe to kill at any moment and run again: files recorded as
+        done by an earlier run (same path, size and modification time) are not read again,
+        media stored but not yet processed are finished first, and the FAISS indexes catch up
+        from the store. ``dask`` names a Dask scheduler (``"local"`` starts a local cluster of
+        ``workers`` processes) that does the decoding and hashing instead of local processes.
+        """
         started = time.monotonic()
         summary = BatchSummary()
+        self.process_pending()
         sightings: dict[str, list[SightingInput]] = {}
         order: list[str] = []
 
@@ -352,24 +367,79 @@ class Memetrack(CutoutsMixin):
                 if row.sighting is not None:
                     sightings[key].append(row.sighting)
         summary.files = len(order)
+        todo = self._skip_unchanged(order, sightings, summary, retry_failed, on_error)
         bar = Progress(len(order), progress)
-        pending: list[tuple[MediaInput, list[SightingInput]]] = []
-        for outcome in self._analyze_all(order, workers):
+        bar.step(len(order) - len(todo))
+        pending: list[tuple[MediaInput, list[SightingInput], FileState]] = []
+        failed: list[FileState] = []
+        for outcome in self._analyze_all(todo, workers, dask):
             bar.step()
+            stat = self._stat.get(outcome.path, (0, 0))
             if outcome.media is None:
                 self._fail(summary, _shown(outcome.path), outcome.error_code or "error",
                            outcome.error or "", on_error)
+                failed.append(FileState(outcome.path, stat[0], stat[1], None, "failed",
+                                        outcome.error_code, outcome.error))
                 continue
-            pending.append((outcome.media, sightings[outcome.path]))
+            pending.append((outcome.media, sightings[outcome.path],
+                            FileState(outcome.path, stat[0], stat[1], outcome.media.sha256,
+                                      "done")))
             if len(pending) >= self.settings.batch_size:
                 self._flush(pending, summary)
+            if len(failed) >= self.settings.batch_size:
+                self.store.record_files(failed)
+                failed.clear()
         self._flush(pending, summary)
+        self.store.record_files(failed)
         bar.close()
         if self._indexes is not None:
             self._indexes.catch_up(self.store)
             self._indexes.save()
         summary.seconds = time.monotonic() - started
         return summary
+
+    def _skip_unchanged(self, order: list[str], sightings: dict[str, list[SightingInput]],
+                        summary: BatchSummary, retry_failed: bool,
+                        on_error: Callable[[str, str, str], None] | None) -> list[str]:
+        """Files an earlier run finished (unchanged since) are not read again: their new
+        sightings are attached by SHA-256. Returns the files still to analyse."""
+        self._stat: dict[str, tuple[int, int]] = {}
+        for key in order:
+            try:
+                st = os.stat(key)
+                self._stat[key] = (st.st_size, st.st_mtime_ns)
+            except OSError:
+                pass
+        states = self.store.file_states(order)
+        todo: list[str] = []
+        for key in order:
+            state = states.get(key)
+            if state is None or (state.size, state.mtime_ns) != self._stat.get(key):
+                todo.append(key)
+            elif state.status == "done" and state.sha256:
+                summary.already_known += 1
+                summary.unchanged += 1
+                if sightings[key]:
+                    _media, added = self.store.add_sightings(state.sha256, sightings[key])
+                    summary.sightings_added += added
+                    summary.sightings_known += len(sightings[key]) - added
+            elif retry_failed:
+                todo.append(key)
+            else:
+                self._fail(summary, _shown(key), state.error_code or "error",
+                           f"{state.error} (failed before; --retry-failed tries again)", on_error)
+        return todo
+
+    def process_pending(self) -> int:
+        """Finish media that a killed run stored but did not process (families, cut-outs)."""
+        if self._matcher is None:
+            return 0
+        done = 0
+        while ids := self.store.pending_media():
+            for media_id in ids:
+                self._after_ingest(media_id)
+            done += len(ids)
+        return done
 
     @staticmethod
     def _fail(summary: BatchSummary, where: str, code: str, message: str,
@@ -378,24 +448,35 @@ class Memetrack(CutoutsMixin):
         if on_error is not None:
             on_error(where, code, message)
 
-    def _flush(self, pending: list[tuple[MediaInput, list[SightingInput]]],
+    def _flush(self, pending: list[tuple[MediaInput, list[SightingInput], FileState]],
                summary: BatchSummary) -> None:
         if not pending:
             return
-        for result, (_media, rows) in zip(self.store.ingest_many(pending), pending, strict=True):
+        results = self.store.ingest_many([(m, rows) for m, rows, _f in pending])
+        for result, (_media, rows, _file) in zip(results, pending, strict=True):
             if result.media_created:
                 summary.indexed += 1
-                if self._matcher is not None:
-                    self._after_ingest(result.media.id)
             else:
                 summary.already_known += 1
             summary.sightings_added += result.sightings_created
             summary.sightings_known += len(rows) - result.sightings_created
+        if self._matcher is not None:
+            for result in results:
+                if result.media_created:
+                    self._after_ingest(result.media.id)
+        self.store.record_files([f for _m, _r, f in pending])
         pending.clear()
 
-    def _analyze_all(self, paths: list[str], workers: int | None) -> Iterable[FileOutcome]:
+    def _analyze_all(self, paths: list[str], workers: int | None,
+                     dask: str | None = None) -> Iterable[FileOutcome]:
+        """Analyse files in order (the order keeps family assignment deterministic)."""
         n = workers if workers is not None else (self.settings.workers or os.cpu_count() or 1)
         tasks = [(p, self.params) for p in paths]
+        if dask:
+            from memetrack.distributed import analyze_on_dask
+
+            yield from analyze_on_dask(tasks, dask, n)
+            return
         if n <= 1 or len(tasks) < 8:
             yield from map(analyze_path, tasks)
             return

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -53,6 +54,7 @@ class AccountRow(Base):
 
 class MediaRow(Base):
     __tablename__ = "media"
+    __table_args__ = (Index("ix_media_processed", "processed"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     format: Mapped[str] = mapped_column(String(16))
@@ -62,6 +64,28 @@ class MediaRow(Base):
     has_alpha: Mapped[bool] = mapped_column(Boolean)
     frames: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # family assignment and cut-out detection done (a killed run finishes them on restart)
+    processed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class IndexFileRow(Base):
+    """What a batch run did with a file: done (with its SHA-256) or failed (with the reason).
+
+    A file whose path, size and modification time are unchanged is not read again by the next
+    run (resuming a killed run costs one lookup per file); failed files are retried on request.
+    """
+
+    __tablename__ = "index_files"
+    __table_args__ = (Index("ix_index_files_status", "status"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(8))  # done | failed
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class HashRow(Base):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +28,7 @@ from memetrack.store import migrate
 from memetrack.store.models import (
     AccountRow,
     HashRow,
+    IndexFileRow,
     MediaRow,
     PlatformRow,
     SampleRow,
@@ -62,6 +63,19 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+@dataclass(frozen=True)
+class FileState:
+    """A batch run's record of one file."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str | None
+    status: str  # done | failed
+    error_code: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -295,6 +309,56 @@ class Store:
         with self.session() as session:
             return list(session.scalars(select(MediaRow.id).where(MediaRow.id > after_id)
                                         .order_by(MediaRow.id).limit(limit)))
+
+    # -- batch-indexing state -------------------------------------------------------------------
+    def file_states(self, paths: Sequence[str]) -> dict[str, FileState]:
+        """What earlier runs recorded for these paths."""
+        out: dict[str, FileState] = {}
+        with self.session() as session:
+            for start in range(0, len(paths), 500):
+                chunk = list(paths[start:start + 500])
+                for row in session.scalars(select(IndexFileRow)
+                                           .where(IndexFileRow.path.in_(chunk))):
+                    out[row.path] = FileState(row.path, row.size, row.mtime_ns, row.sha256,
+                                              row.status, row.error_code, row.error)
+        return out
+
+    def record_files(self, states: Sequence[FileState]) -> None:
+        """Remember what a run did with each file (insert or update by path)."""
+        if not states:
+            return
+        now = _now()
+        with self.session() as session:
+            existing = {r.path: r for r in session.scalars(select(IndexFileRow).where(
+                IndexFileRow.path.in_([s.path for s in states])))}
+            for st in states:
+                row = existing.get(st.path)
+                if row is None:
+                    row = IndexFileRow(path=st.path)
+                    session.add(row)
+                    existing[st.path] = row
+                row.size, row.mtime_ns, row.sha256 = st.size, st.mtime_ns, st.sha256
+                row.status, row.error_code, row.error = st.status, st.error_code, st.error
+                row.updated_at = now
+
+    def failed_files(self, limit: int = 1000) -> list[FileState]:
+        with self.session() as session:
+            rows = session.scalars(select(IndexFileRow).where(IndexFileRow.status == "failed")
+                                   .order_by(IndexFileRow.path).limit(limit)).all()
+            return [FileState(r.path, r.size, r.mtime_ns, r.sha256, r.status, r.error_code,
+                              r.error) for r in rows]
+
+    def pending_media(self, limit: int = 1000) -> list[int]:
+        """Media stored but not yet processed (family assignment, cut-out detection)."""
+        with self.session() as session:
+            return list(session.scalars(select(MediaRow.id).where(MediaRow.processed.is_(False))
+                                        .order_by(MediaRow.id).limit(limit)))
+
+    def mark_processed(self, media_ids: Sequence[int]) -> None:
+        if media_ids:
+            with self.session() as session:
+                session.execute(update(MediaRow).where(MediaRow.id.in_(list(media_ids)))
+                                .values(processed=True))
 
     def count_sightings(self) -> int:
         with self.session() as session:

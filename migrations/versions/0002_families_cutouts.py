@@ -1,4 +1,4 @@
-"""Template families, variants, curation, local features, samples, cut-outs, occurrences.
+"""Families, variants, curation, features, samples, cut-outs, occurrences, indexing state.
 
 Revision ID: 0002
 Revises: 0001
@@ -18,6 +18,23 @@ TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("media") as batch:
+        batch.add_column(sa.Column("processed", sa.Boolean, nullable=False,
+                                   server_default=sa.false()))
+    op.create_index("ix_media_processed", "media", ["processed"])
+    op.create_table(
+        "index_files",
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("path", sa.Text, nullable=False, unique=True),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+        sa.Column("sha256", sa.String(64)),
+        sa.Column("status", sa.String(8), nullable=False),
+        sa.Column("error_code", sa.String(32)),
+        sa.Column("error", sa.Text),
+        sa.Column("updated_at", TS, nullable=False),
+    )
+    op.create_index("ix_index_files_status", "index_files", ["status"])
     op.create_table(
         "families",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
@@ -108,6 +125,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("occurrences", "cutouts", "media_samples", "media_features", "rejected_matches",
+    op.drop_index("ix_media_processed", "media")
+    with op.batch_alter_table("media") as batch:
+        batch.drop_column("processed")
+    for table in ("index_files", "occurrences", "cutouts", "media_samples", "media_features", "rejected_matches",
                   "family_members", "variants", "families"):
         op.drop_table(table)
