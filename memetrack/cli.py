@@ -14,6 +14,8 @@ from memetrack.errors import EXIT_OK, EXIT_PARTIAL, MemetrackError, exit_code_fo
 from memetrack.records import MatchReport
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+# the `bench` subcommands, for other CLI modules to add theirs to (e.g. `bench spread`)
+BENCH_SUBPARSERS: list[argparse._SubParsersAction] = []  # type: ignore[type-arg]
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -237,6 +239,24 @@ def cmd_families(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_bench_index(args: argparse.Namespace, settings: Settings) -> int:
+    from memetrack.bench import bench_index
+
+    result = bench_index(args.files, args.workers, args.seed,
+                         Path(args.keep) if args.keep else None)
+    print(result.to_json() if args.json else result.table())
+    return EXIT_OK
+
+
+def cmd_bench_search(args: argparse.Namespace, settings: Settings) -> int:
+    from memetrack.bench import bench_search
+
+    sizes = tuple(int(s) for s in args.sizes.split(","))
+    result = bench_search(sizes, args.queries, args.seed)
+    print(json.dumps(result.rows, indent=2) if args.json else result.table())
+    return EXIT_OK
+
+
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     from memetrack.config import documented_settings
 
@@ -324,6 +344,26 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("family_id", type=int)
     q.add_argument("--out", required=True, help="output image file (.png, .jpg)")
     p.set_defaults(handler=cmd_families)
+
+
+    bench = sub.add_parser("bench", help="measure speed (never part of the tests)")
+    bsub = bench.add_subparsers(dest="bench_command", required=True)
+    q = bsub.add_parser("index", help="indexing throughput against decode-alone and a naive "
+                        "imagehash loop, on generated files")
+    q.add_argument("--files", type=int, default=2000)
+    q.add_argument("--workers", type=int, help="processes (default: one per core)")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--keep", help="generate the files into (or reuse them from) this folder")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(handler=cmd_bench_index)
+    q = bsub.add_parser("search", help="global-hash match latency and memory at several sizes")
+    q.add_argument("--sizes", default="10000,100000,1000000")
+    q.add_argument("--queries", type=int, default=200)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(handler=cmd_bench_search)
+    BENCH_SUBPARSERS.clear()
+    BENCH_SUBPARSERS.append(bsub)
 
     from memetrack import cli_cutouts, cli_spread
 

@@ -1,0 +1,257 @@
+"""Benchmarks: ``memetrack bench index`` and ``memetrack bench search``.
+
+Speed is measured here, never asserted in tests. Every figure in the README comes from these
+commands, run on the machine named there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from memetrack.config import Settings
+
+# -- generated inputs ------------------------------------------------------------------------------
+
+
+def _picture(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """A photo-like textured picture: smooth colour field, noise, and shapes."""
+    small = rng.integers(0, 256, (max(2, height // 64), max(2, width // 64), 3), dtype=np.uint8)
+    img = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+    noise = rng.normal(0, 12, (height, width, 1)).astype(np.float32)
+    img = np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    for _ in range(30):
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        r = int(rng.integers(width // 40, width // 8))
+        if rng.random() < 0.5:
+            cv2.circle(img, (x, y), r, colour, -1)
+        else:
+            cv2.rectangle(img, (x, y), (x + r, y + r // 2), colour, -1)
+    return img
+
+
+def make_bench_files(folder: Path, n: int, seed: int = 0) -> dict[str, int]:
+    """``n`` files: 45 % JPEG 1024x768, 45 % JPEG 1600x1200, 10 % PNG 800x600 with alpha."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    kinds = {"jpeg_1024x768": 0, "jpeg_1600x1200": 0, "png_rgba_800x600": 0}
+    for i in range(n):
+        r = i % 20
+        if r < 9:
+            img, name, kind = _picture(rng, 1024, 768), f"{i:05d}.jpg", "jpeg_1024x768"
+            Image.fromarray(img).save(folder / name, "JPEG", quality=88)
+        elif r < 18:
+            img, name, kind = _picture(rng, 1600, 1200), f"{i:05d}.jpg", "jpeg_1600x1200"
+            Image.fromarray(img).save(folder / name, "JPEG", quality=88)
+        else:
+            img, name, kind = _picture(rng, 800, 600), f"{i:05d}.png", "png_rgba_800x600"
+            alpha = np.zeros((600, 800), np.uint8)
+            cv2.ellipse(alpha, (400, 300), (300, 250), 0, 0, 360, 255, -1)
+            Image.fromarray(np.dstack([img, alpha])).save(folder / name, "PNG")
+        kinds[kind] += 1
+    return kinds
+
+
+# -- measurements ------------------------------------------------------------------------------
+
+
+def _decode_only(task: tuple[str, int, int, int]) -> int:
+    from memetrack.imageio import load_image, read_capped
+
+    path, max_bytes, max_pixels, side = task
+    img = load_image(read_capped(path, max_bytes), max_bytes=max_bytes, max_pixels=max_pixels,
+                     max_side=side)
+    return int(img.rgb.shape[0])
+
+
+def _naive_phash(path: str) -> str:
+    import imagehash
+
+    with Image.open(path) as im:
+        return str(imagehash.phash(im))
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+@dataclass
+class IndexBench:
+    files: int
+    shape: dict[str, int]
+    workers: int
+    decode_only_per_s: float = 0.0
+    naive_imagehash_per_s: float = 0.0
+    global_hash_index_per_s: float = 0.0
+    full_index_per_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def ratios(self) -> dict[str, float]:
+        return {
+            "global_vs_decode": self.global_hash_index_per_s / max(1e-9, self.decode_only_per_s),
+            "global_vs_naive": self.global_hash_index_per_s / max(1e-9,
+                                                                  self.naive_imagehash_per_s),
+            "full_vs_naive": self.full_index_per_s / max(1e-9, self.naive_imagehash_per_s),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self) | {"ratios": self.ratios()}, indent=2)
+
+    def table(self) -> str:
+        r = self.ratios()
+        rows = [
+            ("decode alone at the reduced scale (parallel)", self.decode_only_per_s, "limit"),
+            ("naive loop: imagehash.phash(Image.open(f))", self.naive_imagehash_per_s, "baseline"),
+            ("memetrack, global hashes + store writes", self.global_hash_index_per_s,
+             f"{r['global_vs_decode']:.0%} of decode, {r['global_vs_naive']:.1f}x naive"),
+            ("memetrack, full indexing (samples, families, cut-outs)", self.full_index_per_s,
+             f"{r['full_vs_naive']:.1f}x naive"),
+        ]
+        lines = [f"{self.files} files ({', '.join(f'{v} {k}' for k, v in self.shape.items())}), "
+                 f"{self.workers} worker processes",
+                 "| what | images/s | |", "| --- | ---: | --- |"]
+        lines += [f"| {name} | {rate:.1f} | {note} |" for name, rate, note in rows]
+        lines.append(f"peak resident memory (largest process): {self.peak_rss_mb:.0f} MB")
+        return "\n".join(lines)
+
+
+def bench_index(n: int = 2000, workers: int | None = None, seed: int = 0,
+                keep: Path | None = None) -> IndexBench:
+    import multiprocessing
+
+    from memetrack.pipeline import Memetrack
+
+    workers = workers or os.cpu_count() or 1
+    root = Path(tempfile.mkdtemp(prefix="memetrack-bench-"))
+    try:
+        folder = keep or root / "files"
+        shape = make_bench_files(folder, n, seed) if not any(folder.glob("*")) else {}
+        paths = sorted(str(p) for p in folder.iterdir())
+        base = Settings(data_dir=root / "unused")
+        result = IndexBench(len(paths), shape, workers)
+        ctx = multiprocessing.get_context("spawn")
+        tasks = [(p, base.max_image_bytes, base.max_image_pixels, base.decode_max_side)
+                 for p in paths]
+        with ctx.Pool(workers) as pool:
+            pool.map(_decode_only, tasks[: workers * 4])  # warm up the workers
+            secs = _timed(lambda: pool.map(_decode_only, tasks, chunksize=8))
+        result.decode_only_per_s = len(paths) / secs
+        secs = _timed(lambda: [_naive_phash(p) for p in paths])
+        result.naive_imagehash_per_s = len(paths) / secs
+
+        def run(settings: Settings) -> float:
+            with Memetrack(settings) as core:
+                core.store.upgrade()
+                core.load_indexes()
+                summary = core.index_paths([folder], workers=workers, progress=False)
+                return summary.files / summary.seconds
+
+        result.global_hash_index_per_s = run(Settings(
+            data_dir=root / "global", store_samples=False, assign_families=False,
+            workers=workers))
+        result.full_index_per_s = run(Settings(data_dir=root / "full", workers=workers))
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        result.peak_rss_mb = max(own, children) / 1024
+        return result
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass
+class SearchBench:
+    rows: list[dict[str, float]]
+
+    def table(self) -> str:
+        lines = ["| indexed media | load (s) | PDQ query median (ms) | p95 (ms) | pHash median (ms) "
+                 "| index bytes per media |",
+                 "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in self.rows:
+            lines.append(f"| {int(r['size']):,} | {r['load_s']:.2f} | {r['pdq_median_ms']:.2f} | "
+                         f"{r['pdq_p95_ms']:.2f} | {r['phash_median_ms']:.2f} | "
+                         f"{r['bytes_per_media']:.0f} |")
+        return "\n".join(lines)
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _load_rss_in_fresh_process(folder: str) -> int:
+    """Resident memory that loading both persisted indexes adds to a fresh Python process."""
+    import subprocess
+    import sys
+
+    code = (
+        "import memetrack.bench as b, memetrack.index.hashes as h, memetrack.hashing as x;"
+        "from pathlib import Path;"
+        "r0 = b._rss_bytes();"
+        f"i = [h.HashIndex.load(Path({folder!r}), a) for a in (x.PDQ, x.PHASH)];"
+        "print(b._rss_bytes() - r0)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip())
+
+
+def bench_search(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000), queries: int = 200,
+                 seed: int = 0) -> SearchBench:
+    """Query latency of the global-hash indexes (8 PDQ hashes per query, as a real match sends),
+    load time of the persisted indexes, and their resident memory per indexed media (PDQ and
+    pHash together, ids included)."""
+    from memetrack.hashing import PDQ, PHASH, PerceptualHash
+    from memetrack.index.hashes import HashIndex, set_threads
+
+    set_threads(1)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            codes = {}
+            for algo in (PDQ, PHASH):
+                index = HashIndex(algo)
+                codes[algo.name] = rng.integers(0, 256, (size, algo.nbytes), dtype=np.uint8)
+                for start in range(0, size, 100_000):
+                    chunk = codes[algo.name][start:start + 100_000]
+                    index.add(list(range(start + 1, start + 1 + len(chunk))),
+                              [c.tobytes() for c in chunk], checkpoint=start + len(chunk))
+                index.save(Path(tmp))
+                del index
+            t0 = time.perf_counter()
+            loaded = {a.name: HashIndex.load(Path(tmp), a) for a in (PDQ, PHASH)}
+            out: dict[str, float] = {"size": size, "load_s": time.perf_counter() - t0,
+                                     "bytes_per_media": _load_rss_in_fresh_process(tmp) / size}
+            for algo in (PDQ, PHASH):
+                n_hashes = 8 if algo is PDQ else 1
+                times = []
+                for q in range(queries):
+                    base = codes[algo.name][(q * 7919) % size].copy()
+                    base[:2] ^= 0x0F  # a near-duplicate of an indexed media
+                    query = [PerceptualHash(algo.name, algo.version, base.tobytes())] * n_hashes
+                    t = time.perf_counter()
+                    loaded[algo.name].search(query, k=10, max_distance=algo.default_threshold)
+                    times.append((time.perf_counter() - t) * 1000)
+                out[f"{algo.name}_median_ms"] = statistics.median(times)
+                out[f"{algo.name}_p95_ms"] = float(np.percentile(times, 95))
+            rows.append(out)
+            del loaded, codes
+    return SearchBench(rows)
