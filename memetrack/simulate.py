@@ -212,7 +212,8 @@ def _handle(rng: random.Random, taken: set[tuple[str, str]], platform: str) -> s
     syllables = ("ka", "ri", "to", "mo", "zen", "lu", "pa", "vi", "ne", "sol", "dar", "mi")
     while True:
         name = "".join(rng.choice(syllables) for _ in range(rng.randint(2, 3)))
-        handle = f"{name}{rng.randint(1, 9999)}" if rng.random() < 0.7 else f"{name}_{rng.choice(('memes', 'daily', 'fan', 'news', 'x'))}"
+        suffix = rng.choice(("memes", "daily", "fan", "news", "x"))
+        handle = f"{name}{rng.randint(1, 9999)}" if rng.random() < 0.7 else f"{name}_{suffix}"
         if (platform, handle) not in taken:
             taken.add((platform, handle))
             return handle

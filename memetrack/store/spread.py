@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, select
+from sqlalchemy import Integer, case, cast, func, literal, select
 from sqlalchemy.sql import ColumnElement, Select
 
 from memetrack.errors import NotFound
@@ -308,5 +308,91 @@ def list_platforms(store: Store) -> list[tuple[str, int, datetime | None, dateti
                 for name, n, first, last, acc in session.execute(stmt)]
 
 
+# ------------------------------------------------------------------------------ benchmark data
+
+
+def load_synthetic(store: Store, shape: Any, columns: dict[str, Any], chunk: int = 50_000) -> None:
+    """Bulk-load a synthetic log (``memetrack.simulate.bench_columns``) into an empty store.
+
+    Platforms, accounts, media (fake hashes), families, variants, family members and sightings
+    are written with explicit ids (1-based: media ``m`` gets id ``m + 1``); PostgreSQL uses COPY.
+    """
+    now = datetime.now(UTC)
+    start = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    per_variant = max(1, shape.media_per_family // shape.variants_per_family)
+    tables: dict[str, tuple[list[str], Any]] = {
+        "platforms": (["id", "name", "sighting_count"],
+                      lambda: ((p + 1, f"platform{p}", 0) for p in range(shape.platforms))),
+        "accounts": (["id", "platform_id", "handle", "sighting_count"],
+                     lambda: ((a + 1, a % shape.platforms + 1, f"acct{a}", 0)
+                              for a in range(shape.accounts))),
+        "media": (["id", "sha256", "format", "width", "height", "byte_size", "has_alpha",
+                   "frames", "created_at"],
+                  lambda: ((m + 1, f"{m + 1:064x}", "jpeg", 480, 360, 1000, False, 1, now)
+                           for m in range(shape.media))),
+        "families": (["id", "representative_media_id", "registered_shell", "created_at",
+                      "updated_at"],
+                     lambda: ((f + 1, f * shape.media_per_family + 1, False, now, now)
+                              for f in range(shape.families))),
+        "variants": (["id", "family_id", "representative_media_id", "created_at"],
+                     lambda: ((v + 1, v * per_variant // shape.media_per_family + 1,
+                               v * per_variant + 1, now)
+                              for v in range(shape.media // per_variant))),
+        "family_members": (["media_id", "family_id", "variant_id", "kind", "score", "created_at"],
+                           lambda: ((m + 1, m // shape.media_per_family + 1, m // per_variant + 1,
+                                     "variant", 1.0, now) for m in range(shape.media))),
+    }
+    media, account, t = columns["media"], columns["account"], columns["t"]
+
+    def sightings() -> Any:
+        for i in range(len(media)):
+            a = int(account[i])
+            when = datetime.fromtimestamp(start + float(t[i]), UTC)
+            yield (i + 1, int(media[i]) + 1, a % shape.platforms + 1, a + 1, f"p{i + 1}", when,
+                   when, f"{i + 1:064x}", now)
+
+    tables["sightings"] = (["id", "media_id", "platform_id", "account_id", "post_id",
+                            "posted_at", "collected_at", "dedupe_key", "created_at"], sightings)
+    if store.dialect == "postgresql":
+        raw = store.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            for name, (cols, rows) in tables.items():
+                with cur.copy(f"COPY {name} ({', '.join(cols)}) FROM STDIN") as copy:
+                    for row in rows():
+                        copy.write_row(row)
+            cur.execute("UPDATE accounts SET sighting_count = c.n, first_seen_at = c.f, "
+                        "last_seen_at = c.l FROM (SELECT account_id, count(*) n, min(posted_at) f,"
+                        " max(posted_at) l FROM sightings GROUP BY account_id) c "
+                        "WHERE c.account_id = accounts.id")
+            raw.commit()
+            raw.autocommit = True
+            cur.execute("VACUUM ANALYZE")
+            raw.autocommit = False
+        finally:
+            raw.close()
+        return
+    from sqlalchemy import column as sql_column
+    from sqlalchemy import table as sql_table
+
+    with store.engine.begin() as conn:
+        for name, (cols, rows) in tables.items():
+            tbl = sql_table(name, *(sql_column(c) for c in cols))
+            batch: list[dict[str, Any]] = []
+            for row in rows():
+                batch.append(dict(zip(cols, row, strict=True)))
+                if len(batch) >= chunk:
+                    conn.execute(tbl.insert(), batch)
+                    batch.clear()
+            if batch:
+                conn.execute(tbl.insert(), batch)
+        conn.exec_driver_sql(
+            "UPDATE accounts SET sighting_count = (SELECT count(*) FROM sightings s WHERE "
+            "s.account_id = accounts.id), first_seen_at = (SELECT min(posted_at) FROM sightings s"
+            " WHERE s.account_id = accounts.id), last_seen_at = (SELECT max(posted_at) FROM "
+            "sightings s WHERE s.account_id = accounts.id)")
+        conn.exec_driver_sql("ANALYZE")
+
+
 __all__ = ["spread_report", "list_accounts", "list_platforms", "resolve_target",
-           "target_sightings", "epoch", "floor_div", "bind_time", "utc", "and_"]
+           "target_sightings", "epoch", "floor_div", "bind_time", "utc", "load_synthetic"]
