@@ -197,7 +197,7 @@ def _rss_bytes() -> int:
     return 0
 
 
-def _load_rss_in_fresh_process(folder: str) -> int:
+def _load_rss_in_fresh_process(folder: str, kind: str) -> int:
     """Resident memory that loading both persisted indexes adds to a fresh Python process."""
     import subprocess
     import sys
@@ -206,7 +206,7 @@ def _load_rss_in_fresh_process(folder: str) -> int:
         "import memetrack.bench as b, memetrack.index.hashes as h, memetrack.hashing as x;"
         "from pathlib import Path;"
         "r0 = b._rss_bytes();"
-        f"i = [h.HashIndex.load(Path({folder!r}), a) for a in (x.PDQ, x.PHASH)];"
+        f"i = [h.HashIndex.load(Path({folder!r}), a, kind={kind!r}) for a in (x.PDQ, x.PHASH)];"
         "print(b._rss_bytes() - r0)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -214,7 +214,7 @@ def _load_rss_in_fresh_process(folder: str) -> int:
 
 
 def bench_search(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000), queries: int = 200,
-                 seed: int = 0) -> SearchBench:
+                 seed: int = 0, kind: str = "flat") -> SearchBench:
     """Query latency of the global-hash indexes (8 PDQ hashes per query, as a real match sends),
     load time of the persisted indexes, and their resident memory per indexed media (PDQ and
     pHash together, ids included)."""
@@ -228,7 +228,7 @@ def bench_search(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000), queries:
         with tempfile.TemporaryDirectory() as tmp:
             codes = {}
             for algo in (PDQ, PHASH):
-                index = HashIndex(algo)
+                index = HashIndex(algo, kind=kind)
                 codes[algo.name] = rng.integers(0, 256, (size, algo.nbytes), dtype=np.uint8)
                 for start in range(0, size, 100_000):
                     chunk = codes[algo.name][start:start + 100_000]
@@ -237,9 +237,10 @@ def bench_search(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000), queries:
                 index.save(Path(tmp))
                 del index
             t0 = time.perf_counter()
-            loaded = {a.name: HashIndex.load(Path(tmp), a) for a in (PDQ, PHASH)}
+            loaded = {a.name: HashIndex.load(Path(tmp), a, kind=kind) for a in (PDQ, PHASH)}
             out: dict[str, float] = {"size": size, "load_s": time.perf_counter() - t0,
-                                     "bytes_per_media": _load_rss_in_fresh_process(tmp) / size}
+                                     "bytes_per_media":
+                                         _load_rss_in_fresh_process(tmp, kind) / size}
             for algo in (PDQ, PHASH):
                 n_hashes = 8 if algo is PDQ else 1
                 times = []

@@ -250,7 +250,7 @@ def cmd_bench_search(args: argparse.Namespace, settings: Settings) -> int:
     from memetrack.bench import bench_search
 
     sizes = tuple(int(s) for s in args.sizes.split(","))
-    result = bench_search(sizes, args.queries, args.seed)
+    result = bench_search(sizes, args.queries, args.seed, args.kind)
     print(json.dumps(result.rows, indent=2) if args.json else result.table())
     return EXIT_OK
 
@@ -366,6 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     q = bsub.add_parser("search", help="global-hash match latency and memory at several sizes")
     q.add_argument("--sizes", default="10000,100000,1000000")
     q.add_argument("--queries", type=int, default=200)
+    q.add_argument("--kind", choices=("flat", "multihash"), default="flat",
+                   help="the PDQ index kind (MEMETRACK_HASH_INDEX)")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_bench_search)

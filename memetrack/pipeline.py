@@ -196,7 +196,7 @@ class Memetrack(CutoutsMixin):
     def load_indexes(self) -> HashIndexes:
         """Load the persisted indexes and catch them up from the store (the readiness step)."""
         self.store.require_current()
-        indexes = HashIndexes.load(self.settings.index_dir)
+        indexes = HashIndexes.load(self.settings.index_dir, self.settings.hash_index)
         if indexes.catch_up(self.store):
             indexes.save()
         self._matcher = self._load_matcher()
@@ -235,7 +235,7 @@ class Memetrack(CutoutsMixin):
 
     def rebuild_indexes(self) -> int:
         self.store.require_current()
-        indexes = HashIndexes(self.settings.index_dir)
+        indexes = HashIndexes(self.settings.index_dir, self.settings.hash_index)
         added = indexes.rebuild(self.store)
         self._indexes = indexes
         return added

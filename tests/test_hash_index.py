@@ -89,3 +89,21 @@ def test_torn_files_are_ignored(tmp_path: Path) -> None:
     (tmp_path / f"{index.name}.faissb").write_bytes(b"garbage")
     fresh = HashIndex.load(tmp_path, PDQ)
     assert len(fresh) == 0 and fresh.checkpoint == 0
+
+
+def test_multihash_finds_what_flat_finds_for_near_duplicates(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    codes = random_codes(rng, 3000, 32)
+    ids = list(range(1, 3001))
+    flat, multi = HashIndex(PDQ, kind="flat"), HashIndex(PDQ, kind="multihash")
+    for index in (flat, multi):
+        index.add(ids, [c.tobytes() for c in codes])
+    for qi in range(0, 3000, 97):
+        near = codes[qi].copy()
+        near[[0, 5, 9, 20]] ^= 0b101  # 8 bits away: within the pigeonhole guarantee
+        q = PerceptualHash("pdq", 1, near.tobytes())
+        assert [(h.media_id, h.distance) for h in multi.search([q], k=3, max_distance=31)] == \
+            [(h.media_id, h.distance) for h in flat.search([q], k=3, max_distance=31)]
+    multi.save(tmp_path)
+    assert len(HashIndex.load(tmp_path, PDQ, kind="multihash")) == 3000
+    assert len(HashIndex.load(tmp_path, PDQ, kind="flat")) == 0  # other kind: rebuilt

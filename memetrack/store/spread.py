@@ -366,9 +366,10 @@ def load_synthetic(store: Store, shape: Any, columns: dict[str, Any], chunk: int
                         " max(posted_at) l FROM sightings GROUP BY account_id) c "
                         "WHERE c.account_id = accounts.id")
             raw.commit()
-            raw.autocommit = True
-            cur.execute("VACUUM ANALYZE")
-            raw.autocommit = False
+            driver = raw.driver_connection
+            driver.autocommit = True
+            driver.execute("VACUUM ANALYZE")
+            driver.autocommit = False
         finally:
             raw.close()
         return
