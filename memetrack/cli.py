@@ -255,6 +255,27 @@ def cmd_bench_search(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_eval_shells(args: argparse.Namespace, settings: Settings) -> int:
+    from memetrack.evaluation.shells import format_table, run_shell_eval
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(message, file=sys.stderr)
+
+    report = run_shell_eval(
+        args.templates, seed=args.seed, holdout_frac=args.holdout, index_size=args.index_size,
+        kinds=args.kinds.split(",") if args.kinds else None, split=args.split,
+        settings=settings.matcher, baselines=not args.no_baselines, progress=progress,
+    )
+    if args.json:
+        from dataclasses import asdict
+
+        print(json.dumps(asdict(report), indent=2, default=str))
+    else:
+        print(format_table(report))
+    return EXIT_OK
+
+
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     from memetrack.config import documented_settings
 
@@ -371,6 +392,24 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_bench_search)
+
+    ev = sub.add_parser("eval", help="measure quality on generated, labelled benchmarks")
+    esub = ev.add_subparsers(dest="eval_command", required=True)
+    q = esub.add_parser("shells", help="template-family recall, false positives and time per "
+                        "variant kind, against plain PDQ and pHash")
+    q.add_argument("--templates", required=True, help="folder of template images")
+    q.add_argument("--split", choices=("dev", "test", "all"), default="test",
+                   help="which memes to report (thresholds are calibrated on dev only)")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--holdout", type=float, default=0.3,
+                   help="share of memes held out as never-indexed negatives")
+    q.add_argument("--index-size", type=int, default=2000,
+                   help="indexed references (templates plus generated distractors)")
+    q.add_argument("--kinds", help="comma-separated variant kinds (default: all)")
+    q.add_argument("--no-baselines", action="store_true")
+    q.add_argument("--quiet", action="store_true")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(handler=cmd_eval_shells)
 
     p = sub.add_parser("settings", help="list every setting with its default (Markdown)")
     p.set_defaults(handler=cmd_settings)
