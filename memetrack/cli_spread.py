@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,7 @@ def cmd_coordination(args: argparse.Namespace, settings: Settings) -> int:
 
     params = CoordinationParams.parse(args.window, min_repetitions=args.min_repetitions,
                                       level=args.level, min_overlap=args.min_overlap,
+                                      min_group_size=args.min_group_size,
                                       filters=_filters(args))
     with _store(settings) as store:
         result = find_coordination(store, params)
@@ -139,7 +141,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     config = SimulationConfig(accounts=args.accounts, days=args.days, campaigns=args.campaigns,
                               seed=args.seed, templates=args.template_count,
                               templates_dir=Path(args.templates) if args.templates else None,
-                              images=not args.no_images)
+                              images=not args.no_images, bursts=args.bursts)
     summary = simulate(Path(args.out), config)
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))
@@ -157,7 +159,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_bench_spread(args: argparse.Namespace, settings: Settings) -> int:
     from memetrack.coordination import CoordinationParams, find_coordination
     from memetrack.simulate import BenchShape, bench_columns
-    from memetrack.spread import Target
+    from memetrack.spread import SpreadFilter, Target
     from memetrack.store import Store
     from memetrack.store.spread import load_synthetic, spread_report
 
@@ -193,10 +195,18 @@ def cmd_bench_spread(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{label}: family {family} has {report.totals.sightings} sightings, "
                   f"{report.totals.accounts} accounts", flush=True)
         result = None
-        for _ in range(args.repeat):
-            t0 = time.monotonic()
-            result = find_coordination(store, CoordinationParams())
-            timings.setdefault("coordination", []).append(time.monotonic() - t0)
+        end = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=shape.days)
+        last_week = SpreadFilter(since=end - timedelta(days=7))
+        runs = (("coordination_family", CoordinationParams()),
+                ("coordination_media", CoordinationParams(level="media")),
+                ("coordination_family_last_7_days", CoordinationParams(filters=last_week)))
+        for label, params in runs:
+            for _ in range(args.repeat):
+                t0 = time.monotonic()
+                found_now = find_coordination(store, params)
+                timings.setdefault(label, []).append(time.monotonic() - t0)
+            if label == "coordination_family":
+                result = found_now
         assert result is not None
         puppets = set(range(shape.accounts - shape.campaigns * shape.puppets + 1,
                             shape.accounts + 1))
@@ -247,6 +257,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add this module's subcommands to the ``memetrack`` parser."""
     from memetrack.coordination import (
         DEFAULT_LEVEL,
+        DEFAULT_MIN_GROUP_SIZE,
         DEFAULT_MIN_OVERLAP,
         DEFAULT_MIN_REPETITIONS,
         DEFAULT_WINDOW_SECONDS,
@@ -280,6 +291,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="strictness: share of neighbours two linked accounts must have in common "
                         f"to stay in one group (0 = connected components; default "
                         f"{DEFAULT_MIN_OVERLAP})")
+    p.add_argument("--min-group-size", type=int, default=DEFAULT_MIN_GROUP_SIZE,
+                   help=f"smallest group reported (default {DEFAULT_MIN_GROUP_SIZE}; 2 reports "
+                        "lone pairs too)")
     _add_filters(p, account=False)
     p.add_argument("--json", action="store_true", help="groups, evidence and network as JSON")
     p.add_argument("--graphml", metavar="FILE", help="write the co-posting network as GraphML")
@@ -305,6 +319,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--campaigns", type=int, default=3, help="planted campaigns (3)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--templates", help="folder of template images to use instead of drawn ones")
+    p.add_argument("--bursts", type=_positive,
+                   help="bursts per campaign (default: 14-22, drawn per campaign)")
     p.add_argument("--template-count", type=_positive,
                    help="number of templates (default: accounts/25, 30..200)")
     p.add_argument("--no-images", action="store_true",

@@ -8,7 +8,9 @@ interval*, repeated), adapted to memes:
    itself, so the analysis works before (and while) families are built.
 2. **Co-post.** Two sightings of the same item by two different accounts at most ``window``
    seconds apart. Default :data:`DEFAULT_WINDOW_SECONDS` (60 s; 10-60 s is what coordination
-   studies use). ``window=None`` ("auto") estimates it from the data like CooRnet: for every item
+   studies use). Each sighting is compared with the next few sightings of its item (see
+   ``memetrack.store.coordination.MAX_NEIGHBOURS``), which bounds the work in viral minutes.
+   ``window=None`` ("auto") estimates the window from the data like CooRnet: for every item
    seen by two or more accounts take the delay from its first to its second account; keep the
    fastest :data:`AUTO_FASTEST_SHARE` of items; the window is the :data:`AUTO_QUANTILE` quantile
    of their delays, clamped to [:data:`AUTO_MIN_WINDOW`, :data:`AUTO_MAX_WINDOW`].
@@ -21,7 +23,10 @@ interval*, repeated), adapted to memes:
    :data:`DEFAULT_MIN_OVERLAP`). Sock-puppets of one campaign all co-post with each other, so
    their edges share most neighbours; a chance link from an organic account to one campaign
    member, a path of chance links between organic accounts, or a single link between two
-   campaigns shares none and is cut, so unrelated accounts are not chained together.
+   campaigns shares none and is cut, so unrelated accounts are not chained together. Groups
+   smaller than ``min_group_size`` (default :data:`DEFAULT_MIN_GROUP_SIZE` = 3) are not reported:
+   with thousands of accounts, some pair of busy organic accounts reaches three chance co-posts,
+   while a chance triangle is rare (their links stay in the exported network).
 5. **Score.** ``density * mean repetitions``: the mean number of co-posts per possible pair of
    the group's accounts. Groups are reported best first, each with its accounts, platforms,
    shared items and the co-posting events as evidence.
@@ -48,6 +53,7 @@ DEFAULT_WINDOW_SECONDS = 60.0
 DEFAULT_MIN_REPETITIONS = 3
 DEFAULT_LEVEL = "family"
 DEFAULT_MIN_OVERLAP = 0.3  # strictness: 0 = plain connected components, 1 = cliques only
+DEFAULT_MIN_GROUP_SIZE = 3  # a lone pair of busy accounts meets by chance now and then
 AUTO_FASTEST_SHARE = 0.1  # CooRnet's q: the fastest 10 % of items
 AUTO_QUANTILE = 0.5  # CooRnet's p: the median of those
 AUTO_MIN_WINDOW = 10.0
@@ -137,6 +143,7 @@ class CoordinationParams:
     level: str = DEFAULT_LEVEL
     min_overlap: float = DEFAULT_MIN_OVERLAP
     filters: SpreadFilter = field(default_factory=SpreadFilter)
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
@@ -149,6 +156,8 @@ class CoordinationParams:
             raise BadInput("min_repetitions must be at least 1")
         if not 0 <= self.min_overlap <= 1:
             raise BadInput("min_overlap must be between 0 and 1")
+        if self.min_group_size < 2:
+            raise BadInput("min_group_size must be at least 2")
 
     @classmethod
     def parse(cls, window: str | float | None = None, **kwargs: Any) -> CoordinationParams:
@@ -278,7 +287,9 @@ class CoordinationResult:
             "level": self.params.level, "window_seconds": self.window_seconds,
             "window_estimated": self.window_estimated,
             "min_repetitions": self.params.min_repetitions,
-            "min_overlap": self.params.min_overlap, "filters": self.params.filters.to_dict(),
+            "min_overlap": self.params.min_overlap,
+            "min_group_size": self.params.min_group_size,
+            "filters": self.params.filters.to_dict(),
             "groups": groups,
             "network": {"accounts": [a.to_dict() for a in self.accounts.values()],
                         "edges": [e.to_dict() for e in self.edges]},
@@ -318,7 +329,8 @@ def find_coordination(store: Store, params: CoordinationParams | None = None) ->
     window = (estimate_window(q.first_share_delays(store, params.level, params.filters))
               if params.window_seconds is None else params.window_seconds)
     rows = q.co_posting_edges(store, params.level, window, params.min_repetitions, params.filters)
-    groups_ids = group_accounts(((r.lo, r.hi) for r in rows), params.min_overlap)
+    groups_ids = [g for g in group_accounts(((r.lo, r.hi) for r in rows), params.min_overlap)
+                  if len(g) >= params.min_group_size]
     group_of = {acc: i for i, g in enumerate(groups_ids) for acc in g}
     info = q.accounts_by_id(store, sorted({r.lo for r in rows} | {r.hi for r in rows}))
     accounts = {aid: Account(aid, i.platform, i.handle, i.sightings, i.first_at, i.last_at)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -67,6 +68,8 @@ AMPLIFICATION_REPOSTS = (3, 12)  # organic reposts of each campaign image, hours
 IMAGE_SIZE = (480, 360)
 JPEG_QUALITY = 90
 START = datetime(2026, 3, 2, tzinfo=UTC)
+BENCH_ZIPF = 1.0  # family popularity in the benchmark's synthetic store
+BENCH_CASCADE_SIZE = 200
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class SimulationConfig:
     templates_dir: Path | None = None
     images: bool = True
     start: datetime = START
+    bursts: int | None = None  # bursts per campaign; default: random in BURSTS
 
     def __post_init__(self) -> None:
         if self.accounts < 10 or self.days < 1 or self.campaigns < 0:
@@ -170,7 +174,8 @@ def _load_dir(folder: Path) -> tuple[list[Image.Image], list[Image.Image]]:
         if path.suffix.lower() not in {".png", ".jpg", ".jpeg", ".webp", ".gif"}:
             continue
         try:
-            with Image.open(path) as im:
+            with warnings.catch_warnings(), Image.open(path) as im:
+                warnings.simplefilter("ignore")  # e.g. corrupt EXIF in scraped files
                 im.seek(0)
                 rgba = im.convert("RGBA")
         except OSError:
@@ -363,7 +368,7 @@ def simulate(out: Path, config: SimulationConfig) -> SimulationSummary:
         next_template += 1
         days = rng.randint(*CAMPAIGN_DAYS)
         begin = config.start + span * rng.random() * max(0.0, 1 - days / config.days)
-        n_bursts = rng.randint(*BURSTS)
+        n_bursts = config.bursts or rng.randint(*BURSTS)
         items = []
         slogan = rng.choice(_SLOGANS)
         for b in range(n_bursts):
@@ -411,7 +416,7 @@ def simulate(out: Path, config: SimulationConfig) -> SimulationSummary:
             fh.write(json.dumps(row) + "\n")
     truth = {
         "config": {"accounts": config.accounts, "days": config.days,
-                   "campaigns": config.campaigns, "seed": config.seed,
+                   "campaigns": config.campaigns, "seed": config.seed, "bursts": config.bursts,
                    "templates": n_templates, "images": config.images,
                    "templates_dir": str(config.templates_dir) if config.templates_dir else None},
         "campaigns": truth_campaigns,
@@ -463,8 +468,8 @@ class BenchShape:
     sightings: int = 1_000_000
     accounts: int = 50_000
     platforms: int = 5
-    families: int = 2_000
-    media_per_family: int = 20
+    families: int = 10_000
+    media_per_family: int = 10
     variants_per_family: int = 5
     days: int = 30
     campaigns: int = 5
@@ -479,8 +484,10 @@ class BenchShape:
     def describe(self) -> str:
         return (f"{self.sightings} sightings over {self.days} days, {self.accounts} accounts on "
                 f"{self.platforms} platforms, {self.families} families x {self.media_per_family} "
-                f"media ({self.variants_per_family} variants each), Zipf(1.1) family popularity, "
-                f"Pareto account activity, {self.campaigns} planted campaigns of {self.puppets} "
+                f"media ({self.variants_per_family} variants each), Zipf({BENCH_ZIPF}) family "
+                f"popularity, cascades of ~{BENCH_CASCADE_SIZE} sightings with log-normal delays "
+                f"(median {CASCADE_MEDIAN_DELAY_H:g} h), Pareto({ACTIVITY_PARETO_ALPHA}) account "
+                f"activity, {self.campaigns} planted campaigns of {self.puppets} "
                 f"accounts x {self.bursts} bursts")
 
 
@@ -495,19 +502,22 @@ def bench_columns(shape: BenchShape) -> dict[str, np.ndarray]:
     n_campaign = shape.campaigns * shape.puppets * shape.bursts
     n = shape.sightings - n_campaign
     ranks = np.arange(1, shape.families + 1, dtype=np.float64)
-    popularity = 1 / ranks ** TEMPLATE_ZIPF
+    popularity = 1 / ranks ** BENCH_ZIPF
     popularity /= popularity.sum()
     family = rng.choice(shape.families, size=n, p=popularity)
     media = family * shape.media_per_family + rng.integers(0, shape.media_per_family, n)
     activity = rng.pareto(ACTIVITY_PARETO_ALPHA, shape.accounts) + 1
     activity /= activity.sum()
     account = rng.choice(shape.accounts, size=n, p=activity)
-    # cascades: each family trends at a few moments; reposts follow with log-normal delays
+    # cascades: a family trends as often as it is popular (about BENCH_CASCADE_SIZE sightings
+    # each); reposts follow a cascade's start with log-normal delays (hours)
     seconds = shape.days * 86400
-    cascade_starts = rng.uniform(0, seconds * 0.95, (shape.families, 8))
-    start = cascade_starts[family, rng.integers(0, 8, n)]
-    t = np.minimum(start + rng.lognormal(math.log(CASCADE_MEDIAN_DELAY_H * 3600), CASCADE_SIGMA,
-                                         n), seconds - 1)
+    per_family = np.maximum(1, np.round(popularity * n / BENCH_CASCADE_SIZE)).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(per_family)[:-1]])
+    cascade_starts = rng.uniform(0, seconds * 0.95, int(per_family.sum()))
+    cascade = offsets[family] + (rng.random(n) * per_family[family]).astype(np.int64)
+    t = (cascade_starts[cascade] + rng.lognormal(
+        math.log(CASCADE_MEDIAN_DELAY_H * 3600), CASCADE_SIGMA, n)) % seconds
     # campaigns: puppets are the last accounts; each burst posts one media within minutes
     c_media, c_account, c_t = [], [], []
     for c in range(shape.campaigns):

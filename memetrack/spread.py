@@ -319,7 +319,8 @@ def format_report(report: SpreadReport) -> str:
             lines.append(f"  {name:12s} {c.sightings:8d} {c.accounts:8d} {c.variants:8d}")
     totals_rows = [r for r in report.timeline if r.platform is None]
     if totals_rows:
-        lines.append(f"timeline ({report.bucket}ly buckets, all platforms): "
+        adjective = {"hour": "hourly", "day": "daily"}.get(report.bucket, report.bucket)
+        lines.append(f"timeline ({adjective} buckets, all platforms): "
                      + ", ".join(f"{_iso(r.bucket_start)}={r.counts.sightings}"
                                  for r in totals_rows[:12])
                      + (" ..." if len(totals_rows) > 12 else ""))
@@ -362,3 +363,141 @@ def _iso(value: datetime | None) -> str | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat()
+
+
+# ------------------------------------------------------------------ sighting batches (the API)
+
+BATCH_MAX_ROWS = 10_000  # rows accepted by one batch request
+MEDIA_KEYS = ("media_sha256", "image_base64")
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    """One parsed batch row: its number (1-based; the line for JSONL/CSV) and raw fields."""
+
+    row: int
+    fields: dict[str, Any]
+
+
+@dataclass
+class BatchResult:
+    rows: int = 0
+    sightings_added: int = 0
+    sightings_known: int = 0
+    media_created: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def error(self, row: int, code: str, message: str) -> None:
+        self.errors.append({"row": row, "code": code, "message": message})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "sightings_added": self.sightings_added,
+                "sightings_known": self.sightings_known, "media_created": self.media_created,
+                "failed": len(self.errors),
+                "errors": sorted(self.errors, key=lambda e: e["row"])}
+
+
+def parse_batch(body: bytes, content_type: str) -> tuple[list[BatchRow], list[dict[str, Any]]]:
+    """Rows of a batch body: a JSON array, JSONL (one object per line) or CSV with a header.
+
+    Returns the rows and the per-row parse errors (``{"row", "code", "message"}``). Row numbers
+    are 1-based: the array position for JSON, the line number for JSONL and CSV.
+    """
+    import json
+
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadInput("the batch body must be UTF-8 text") from None
+    kind = (content_type or "").split(";")[0].strip().lower()
+    rows: list[BatchRow] = []
+    errors: list[dict[str, Any]] = []
+    if kind in ("text/csv", "application/csv"):
+        reader = csv.DictReader(io.StringIO(text))
+        for raw in reader:
+            rows.append(BatchRow(reader.line_num, dict(raw)))
+    elif kind == "application/json" or (not kind and text.lstrip().startswith("[")):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BadInput(f"the batch body is not valid JSON: {exc.msg}") from None
+        if not isinstance(value, list):
+            raise BadInput("a JSON batch must be an array of row objects")
+        for number, item in enumerate(value, start=1):
+            if isinstance(item, dict):
+                rows.append(BatchRow(number, item))
+            else:
+                errors.append({"row": number, "code": "bad_metadata",
+                               "message": "a row must be a JSON object"})
+    else:  # JSONL (application/x-ndjson, application/jsonl, text/plain, ...)
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                errors.append({"row": number, "code": "bad_metadata",
+                               "message": f"not valid JSON: {exc.msg}"})
+                continue
+            if isinstance(item, dict):
+                rows.append(BatchRow(number, item))
+            else:
+                errors.append({"row": number, "code": "bad_metadata",
+                               "message": "a row must be a JSON object"})
+    if len(rows) + len(errors) > BATCH_MAX_ROWS:
+        raise BadInput(f"a batch holds at most {BATCH_MAX_ROWS} rows; split it",
+                       limit=BATCH_MAX_ROWS)
+    return rows, errors
+
+
+def ingest_batch(core: Any, body: bytes, content_type: str) -> BatchResult:
+    """Store a batch of sighting rows (``core`` is a :class:`memetrack.pipeline.Memetrack`).
+
+    A row names its media by ``media_sha256`` (already indexed) or carries it inline as
+    ``image_base64``. Bad rows are reported by row number; the others are stored; re-sending
+    the same rows adds nothing (sightings are idempotent).
+    """
+    import base64
+    import binascii
+    from collections import defaultdict
+
+    from memetrack.errors import MemetrackError
+    from memetrack.records import SightingInput
+
+    rows, parse_errors = parse_batch(body, content_type)
+    result = BatchResult(rows=len(rows) + len(parse_errors))
+    for e in parse_errors:
+        result.error(e["row"], e["code"], e["message"])
+    by_sha: dict[str, list[tuple[int, SightingInput]]] = defaultdict(list)
+    for row in rows:
+        try:
+            sighting = SightingInput.from_mapping(row.fields)
+            if sighting is None:
+                raise BadInput("the row names no sighting (platform, account, post_id, ...)")
+            sha = str(row.fields.get("media_sha256") or "").strip().lower()
+            inline = row.fields.get("image_base64")
+            if inline:
+                try:
+                    data = base64.b64decode(str(inline), validate=True)
+                except (binascii.Error, ValueError):
+                    raise BadInput("image_base64 is not valid base64") from None
+                outcome = core.index_bytes(data, [sighting])
+                result.media_created += int(outcome.media_created)
+                result.sightings_added += outcome.sightings_created
+                result.sightings_known += 1 - outcome.sightings_created
+                continue
+            if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+                raise BadInput("a row needs media_sha256 (64 hex digits) or image_base64")
+            by_sha[sha].append((row.row, sighting))
+        except MemetrackError as exc:
+            result.error(row.row, exc.code, exc.message)
+    for sha, items in by_sha.items():
+        try:
+            _media, added = core.store.add_sightings(sha, [s for _n, s in items])
+        except MemetrackError as exc:
+            for number, _s in items:
+                result.error(number, exc.code, exc.message)
+            continue
+        result.sightings_added += added
+        result.sightings_known += len(items) - added
+    return result

@@ -10,7 +10,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, func, literal, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    MetaData,
+    Table,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.sql import ColumnElement, Select
 
 from memetrack.errors import NotFound
@@ -64,15 +77,23 @@ def bind_time(value: datetime, dialect: str) -> datetime:
 def epoch(column: Any, dialect: str) -> ColumnElement[Any]:
     """Seconds since 1970 (float) of a stored time, in either dialect."""
     if dialect == "sqlite":
-        return (func.julianday(column) - 2440587.5) * 86400.0
-    return func.extract("epoch", column)
+        # rounded to milliseconds: julianday's float loses a few microseconds
+        return func.round((func.julianday(column) - 2440587.5) * 86400.0, 3)
+    return func.date_part("epoch", column)  # double precision (extract() is numeric: slow)
 
 
 def floor_div(value: ColumnElement[Any], width: float, dialect: str) -> ColumnElement[Any]:
     """``floor(value / width)`` as an integer (epochs are positive, so truncation is floor)."""
     if dialect == "sqlite":
-        return cast(value / width, Integer)
-    return cast(func.floor(value / width), Integer)
+        return cast(value / width, BigInteger)
+    return cast(func.floor(value / width), BigInteger)
+
+
+def analytic(session: Any, dialect: str) -> None:
+    """Session settings for one big analytic query (PostgreSQL: no JIT, its compile costs more)."""
+    if dialect == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL work_mem = '128MB'"))
 
 
 def variant_key(variant_id: Any, media_id: Any) -> ColumnElement[Any]:
@@ -150,8 +171,14 @@ def spread_report(store: Store, target: Target, filters: SpreadFilter | None = N
     filters = filters or SpreadFilter()
     target, resolved_from = resolve_target(store, target)
     dialect = store.dialect
-    t = target_sightings(target, filters, dialect).subquery("t")
+    selected = target_sightings(target, filters, dialect)
     with store.session() as session:
+        analytic(session, dialect)
+        # the target's sightings are fetched once into a temporary table (dropped at the end of
+        # the transaction); every part of the report aggregates over it
+        t = _scratch_table()
+        t.create(session.connection())
+        session.execute(t.insert().from_select([c.name for c in t.columns], selected))
         names = dict(session.execute(select(P.id, P.name)).all())
 
         total_row = session.execute(select(
@@ -172,18 +199,19 @@ def spread_report(store: Store, target: Target, filters: SpreadFilter | None = N
             per_platform[names[pid]] = Counts(int(n), int(accounts), int(variants), utc(first),
                                               utc(last))
 
-        ranked = select(
-            t.c.sid, t.c.media_id, t.c.platform_id, t.c.account_id, t.c.at,
-            func.row_number().over(partition_by=t.c.platform_id,
-                                   order_by=(t.c.at, t.c.sid)).label("rn"),
-        ).where(t.c.at.is_not(None)).subquery("ranked")
+        # the first sighting of each platform: its earliest time, ties broken by sighting id
+        first_at = (select(t.c.platform_id, func.min(t.c.at).label("first"))
+                    .where(t.c.at.is_not(None)).group_by(t.c.platform_id).subquery("first_at"))
+        earliest = (select(func.min(t.c.sid).label("sid"))
+                    .select_from(t.join(first_at, and_(first_at.c.platform_id == t.c.platform_id,
+                                                       first_at.c.first == t.c.at)))
+                    .group_by(t.c.platform_id).subquery("earliest"))
         firsts: list[tuple[str, SightingRef]] = []
         for sid, media_id, pid, handle, at, post_id, url in session.execute(
-            select(ranked.c.sid, ranked.c.media_id, ranked.c.platform_id, A.handle, ranked.c.at,
-                   S.post_id, S.url)
-            .join(S, S.id == ranked.c.sid)
-            .outerjoin(A, A.id == ranked.c.account_id)
-            .where(ranked.c.rn == 1)
+            select(t.c.sid, t.c.media_id, t.c.platform_id, A.handle, t.c.at, S.post_id, S.url)
+            .join(earliest, earliest.c.sid == t.c.sid)
+            .join(S, S.id == t.c.sid)
+            .outerjoin(A, A.id == t.c.account_id)
         ):
             firsts.append((names[pid], SightingRef(sid, media_id, names[pid], handle, post_id, url,
                                                    utc(at))))
@@ -194,8 +222,7 @@ def spread_report(store: Store, target: Target, filters: SpreadFilter | None = N
         width = BUCKETS[bucket]
         timeline = _timeline(session, t, names, width, dialect)
 
-        top_accounts = _accounts(session, t, names, top, by_count=True)
-        first_posters = _accounts(session, t, names, top, by_count=False)
+        top_accounts, first_posters = _accounts(session, t, names, top)
 
         variants = tuple(
             VariantSpread(vid, rep, int(n), int(acc), int(plats), int(media), utc(first),
@@ -225,9 +252,22 @@ def spread_report(store: Store, target: Target, filters: SpreadFilter | None = N
                 .order_by(func.count().desc(), OccurrenceRow.cutout_id)
             )
         )
+        t.drop(session.connection())
     return SpreadReport(target, filters, totals, patient_zero, first_per_platform, per_platform,
                         bucket, timeline, top_accounts, first_posters, variants, cutouts,
                         resolved_from)
+
+
+def _scratch_table() -> Table:
+    """A temporary table for one report's sightings (private to the connection)."""
+    return Table(
+        "spread_scratch", MetaData(),
+        Column("sid", BigInteger), Column("media_id", BigInteger),
+        Column("platform_id", BigInteger), Column("account_id", BigInteger),
+        Column("at", DateTime(timezone=True)), Column("variant_id", BigInteger),
+        Column("vkey", BigInteger),
+        prefixes=["TEMPORARY"],
+    )
 
 
 def _timeline(session: Any, t: Any, names: dict[int, str], width: int,
@@ -254,26 +294,33 @@ def _bucket_time(index: Any, width: int) -> datetime:
     return datetime.fromtimestamp(int(index) * width, UTC)
 
 
-def _accounts(session: Any, t: Any, names: dict[int, str], limit: int,
-              by_count: bool) -> tuple[AccountActivity, ...]:
-    per = (select(t.c.account_id, func.count().label("n"), func.min(t.c.at).label("first"),
-                  func.max(t.c.at).label("last"))
-           .where(t.c.account_id.is_not(None)).group_by(t.c.account_id))
-    per = (per.order_by(func.count().desc(), func.min(t.c.at), t.c.account_id) if by_count
-           else per.where(t.c.at.is_not(None)).order_by(func.min(t.c.at), t.c.account_id))
-    sub = per.limit(limit).subquery("per")
-    out = []
-    for aid, pid, handle, n, first, last in session.execute(
-        select(sub.c.account_id, A.platform_id, A.handle, sub.c.n, sub.c.first, sub.c.last)
-        .join(A, A.id == sub.c.account_id)
+def _accounts(session: Any, t: Any, names: dict[int, str],
+              limit: int) -> tuple[tuple[AccountActivity, ...], tuple[AccountActivity, ...]]:
+    """(the accounts that posted most, the first posters): one pass over the accounts."""
+    first = func.min(t.c.at)
+    untimed = case((first.is_(None), 1), else_=0)  # NULLs sort differently per dialect
+    per = (select(t.c.account_id, func.count().label("n"), first.label("first"),
+                  func.max(t.c.at).label("last"),
+                  func.row_number().over(order_by=(func.count().desc(), untimed, first,
+                                                   t.c.account_id)).label("by_count"),
+                  func.row_number().over(order_by=(untimed, first, t.c.account_id))
+                  .label("by_time"))
+           .where(t.c.account_id.is_not(None)).group_by(t.c.account_id).subquery("per"))
+    top: list[tuple[int, AccountActivity]] = []
+    early: list[tuple[int, AccountActivity]] = []
+    for aid, pid, handle, n, first_at, last_at, by_count, by_time in session.execute(
+        select(per.c.account_id, A.platform_id, A.handle, per.c.n, per.c.first, per.c.last,
+               per.c.by_count, per.c.by_time)
+        .join(A, A.id == per.c.account_id)
+        .where((per.c.by_count <= limit) | (per.c.by_time <= limit))
     ):
-        out.append(AccountActivity(aid, names[pid], handle, int(n), utc(first), utc(last)))
-    if by_count:
-        out.sort(key=lambda a: (-a.sightings, a.first_at or datetime.max.replace(tzinfo=UTC),
-                                a.account_id))
-    else:
-        out.sort(key=lambda a: (a.first_at or datetime.max.replace(tzinfo=UTC), a.account_id))
-    return tuple(out)
+        activity = AccountActivity(aid, names[pid], handle, int(n), utc(first_at), utc(last_at))
+        if by_count <= limit:
+            top.append((by_count, activity))
+        if by_time <= limit and first_at is not None:
+            early.append((by_time, activity))
+    return (tuple(a for _r, a in sorted(top, key=lambda x: x[0])),
+            tuple(a for _r, a in sorted(early, key=lambda x: x[0])))
 
 
 # ------------------------------------------------------------------------------ accounts
