@@ -9,8 +9,15 @@ Two stages, cheapest first:
 2. **Local features.** Otherwise the query's ORB descriptors (caption text masked) vote for
    references through :class:`~memetrack.index.descriptors.DescriptorIndex`; the references with
    the most votes are matched descriptor by descriptor and geometrically verified (RANSAC similarity
-   transform). A reference is accepted (kind ``verified``) on enough inliers, inlier ratio and
-   coverage. When nothing verifies, the mirrored query is tried the same way.
+   transform). A reference is accepted (kind ``verified``) on enough inliers and inlier ratio, when
+   the inliers also span enough of the template (coverage), or are many and spread over the
+   template's textured part. When nothing verifies, the mirrored query is tried, then (if the core
+   view was a crop) the whole image, unmirrored and mirrored.
+
+The verification uses the index's own pairs (each query keypoint's nearest keypoint of the
+candidate): as good as a pairwise ratio-test match for 361 of 371 true candidates (365 with the
+pairwise match) at 0.1 ms instead of 2.7 ms; the pairwise match is kept as a fallback for the two
+best-voted candidates when nothing verified.
 
 Every threshold is a field of :class:`memetrack.config.MatcherSettings`.
 """
@@ -26,13 +33,19 @@ import numpy as np
 import pdqhash
 
 from memetrack.config import MatcherSettings
-from memetrack.features import LocalFeatures, Verification, extract, match_pairs, verify
+from memetrack.features import (
+    LocalFeatures,
+    Verification,
+    extract_working,
+    match_pairs,
+    verify,
+    working_image,
+)
 from memetrack.index.descriptors import DescriptorIndex, set_threads
 from memetrack.normalize import View, core_view, to_rgb
 
 MatchKind = Literal["exact", "variant", "verified"]
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
-_KIND_RANK = {"exact": 0, "variant": 1, "verified": 2}
+PDQ_INPUT_SIDE = 256
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,9 +91,14 @@ def _downscale(rgb: np.ndarray, side: int) -> tuple[np.ndarray, float]:
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
 
 
-def _pdq_input(view: np.ndarray) -> np.ndarray:
-    # PDQ works on at most 512 px anyway; a smaller input only saves time.
-    return _downscale(view, 512)[0]
+def _pdq_input(work: np.ndarray) -> np.ndarray:
+    # PDQ reduces to 64 x 64 internally; a 256-px input hashes the same and costs less.
+    h, w = work.shape[:2]
+    k = PDQ_INPUT_SIDE / max(h, w)
+    if k >= 1.0:
+        return work
+    size = (max(1, round(w * k)), max(1, round(h * k)))
+    return cv2.resize(work, size, interpolation=cv2.INTER_LINEAR)
 
 
 class TemplateMatcher:
@@ -115,14 +133,17 @@ class TemplateMatcher:
         ``reference=False``, as computed for a query's core view)."""
         s = self.settings
         view, scale = self.view(rgb, reference=reference)
-        bits, quality = pdqhash.compute(_pdq_input(view.image))
-        feats = extract(
-            view.image,
-            side=s.feature_side,
+        work = self._working(view.image)
+        bits, quality = pdqhash.compute(_pdq_input(work))
+        feats = extract_working(
+            work,
             n_features=s.reference_features if reference else s.query_features,
             mask_text=s.mask_reference_text if reference else s.mask_query_text,
         )
         return Representation(view.box, scale, pack_bits(bits)[0], int(quality), feats)
+
+    def _working(self, image: np.ndarray) -> np.ndarray:
+        return working_image(image, self.settings.feature_side, self.settings.feature_max_upscale)
 
     # -- references --------------------------------------------------------------------------
 
@@ -165,34 +186,37 @@ class TemplateMatcher:
         set_threads(1)
         small, scale = _downscale(to_rgb(rgb), s.view_max_side)
         view = core_view(small, s.query_view_steps)
-        found = self._match_hash(view, scale)
+        work = self._working(view.image)
+        found = self._match_hash(work, view, scale)
         if found:
             return found[: s.max_results]
-        views = [view]
+        views = [(view, work)]
         h, w = small.shape[:2]
         if s.full_view_fallback and view.box != (0, 0, w, h):
-            views.append(View(small, (0, 0, w, h)))
-        for v in views:
+            views.append((View(small, (0, 0, w, h)), None))
+        for v, v_work in views:
+            v_work = self._working(v.image) if v_work is None else v_work
             for mirrored in (False, True) if s.try_mirror else (False,):
-                feats = extract(v.image, side=s.feature_side, n_features=s.query_features,
-                                mask_text=s.mask_query_text, mirrored=mirrored)
+                feats = extract_working(v_work, n_features=s.query_features,
+                                        mask_text=s.mask_query_text, mirrored=mirrored)
                 found = self._match_local(feats, v, scale)
                 if found:
                     return found[: s.max_results]
         return []
 
-    def _match_hash(self, view: View, scale: float) -> list[TemplateMatch]:
+    def _match_hash(self, work: np.ndarray, view: View, scale: float) -> list[TemplateMatch]:
         s = self.settings
         with self._lock:
             ids, hashes, usable = self._ids, self._hashes, self._usable
         if not ids.size:
             return []
-        vectors, quality = pdqhash.compute_dihedral(_pdq_input(view.image))
+        vectors, quality = pdqhash.compute_dihedral(_pdq_input(work))
         if quality < s.pdq_min_quality:
             return []
         # Orientations: 0 is the original, 5 the left-right mirror (pdqhash order).
-        queries = pack_bits(np.asarray(vectors)[[0, 5]])
-        dist = _POPCOUNT[np.bitwise_xor(hashes[:, None, :], queries[None, :, :])].sum(axis=2)
+        queries = pack_bits(np.asarray(vectors)[[0, 5]]).view(np.uint64)
+        words = hashes.view(np.uint64)
+        dist = np.bitwise_count(words[:, None, :] ^ queries[None, :, :]).sum(axis=2)
         best = dist.min(axis=1)
         which = dist.argmin(axis=1)
         hit = np.flatnonzero(usable & (best <= s.pdq_match_threshold))
@@ -216,31 +240,49 @@ class TemplateMatcher:
         with self._lock:
             candidates = self._index.search(
                 feats, s.search_neighbours, max_distance=s.search_max_distance,
-                max_candidates=s.candidates,
+                max_candidates=s.candidates, min_votes=s.min_votes,
             )
             refs = {c.ref_id: self._refs.get(c.ref_id) for c in candidates}
         out = []
+        # The index's pairs (each query keypoint's nearest keypoint of the candidate) are nearly
+        # as good as a pairwise ratio-test match and free; the pairwise match is the fallback
+        # for the best-voted candidates when nothing verifies.
         for cand in candidates:
             rep = refs.get(cand.ref_id)
-            if rep is None or cand.votes < s.min_votes:
-                continue
-            v = self.verify(feats, rep.features)
-            if v is None:
-                continue
-            out.append(self._to_match(cand.ref_id, v, feats, view, scale))
+            if rep is not None:
+                v = self.verify(feats, rep.features, cand.pairs)
+                if v is not None:
+                    out.append(self._to_match(cand.ref_id, v, feats, view, scale))
+        if not out:
+            for cand in candidates[: s.pairwise_candidates]:
+                rep = refs.get(cand.ref_id)
+                if rep is not None:
+                    v = self.verify(feats, rep.features)
+                    if v is not None:
+                        out.append(self._to_match(cand.ref_id, v, feats, view, scale))
         out.sort(key=lambda m: -m.score)
         return out
 
-    def verify(self, query: LocalFeatures, ref: LocalFeatures) -> Verification | None:
-        """Pairwise match + geometric verification with the acceptance thresholds applied."""
+    def verify(
+        self, query: LocalFeatures, ref: LocalFeatures, pairs: np.ndarray | None = None
+    ) -> Verification | None:
+        """Geometric verification with the acceptance thresholds applied; without ``pairs`` the
+        putative pairs come from a pairwise ratio-test match."""
         s = self.settings
-        pairs = match_pairs(query, ref, ratio=s.ratio_test, max_distance=s.pair_max_distance)
+        if pairs is None:
+            pairs = match_pairs(query, ref, ratio=s.ratio_test, max_distance=s.pair_max_distance)
         v = verify(query, ref, pairs, reproj_threshold=s.reproj_threshold,
                    min_scale=s.min_scale, max_scale=s.max_scale, max_angle=s.max_angle,
                    min_inliers=s.min_inliers)
-        if v is None or v.inlier_ratio < s.min_inlier_ratio or v.coverage < s.min_coverage:
+        if v is None or v.inlier_ratio < s.min_inlier_ratio:
             return None
-        return v
+        # Inliers must span enough of the template, or be many and spread over its textured part
+        # (text lines and a shared small element give many inliers in a small area).
+        if v.coverage >= s.min_coverage:
+            return v
+        if v.inliers >= s.strong_inliers and v.spread >= s.min_spread:
+            return v
+        return None
 
     @staticmethod
     def _to_match(ref_id: int, v: Verification, feats: LocalFeatures, view: View,

@@ -36,7 +36,7 @@ MIN_KEEP_SHARE = 0.2
 # under a white panel must not count as panel).
 PANEL_TOLERANCE = 16
 # Caption panels: a row belongs to a panel when this share of it has the panel colour ...
-PANEL_ROW_MIN_SHARE = 0.3
+PANEL_ROW_MIN_SHARE = 0.15
 # ... the whole panel must have at least this mean share (text is sparse) ...
 PANEL_MEAN_MIN_SHARE = 0.6
 # ... the rows just before the picture are (nearly) pure panel colour ...
@@ -129,45 +129,51 @@ def trim_uniform_borders(
     h, w = rgb.shape[:2]
     if h < 4 or w < 4:
         return _full(rgb)
-    top_c = np.median(rgb[0], axis=0)
-    bot_c = np.median(rgb[-1], axis=0)
-    left_c = np.median(rgb[:, 0], axis=0)
-    right_c = np.median(rgb[:, -1], axis=0)
-    top = _leading(_close_to(rgb, top_c, tol).mean(axis=1) >= min_share)
-    bottom = _leading(_close_to(rgb[::-1], bot_c, tol).mean(axis=1) >= min_share)
-    left = _leading(_close_to(rgb, left_c, tol).mean(axis=0) >= min_share)
-    right = _leading(_close_to(rgb[:, ::-1], right_c, tol).mean(axis=0) >= min_share)
+    top = _leading(_close_to(rgb, np.median(rgb[0], axis=0), tol).mean(axis=1) >= min_share)
+    bottom = _leading(
+        (_close_to(rgb, np.median(rgb[-1], axis=0), tol).mean(axis=1) >= min_share)[::-1]
+    )
+    left = _leading(_close_to(rgb, np.median(rgb[:, 0], axis=0), tol).mean(axis=0) >= min_share)
+    right = _leading(
+        (_close_to(rgb, np.median(rgb[:, -1], axis=0), tol).mean(axis=0) >= min_share)[::-1]
+    )
     y0, y1, x0, x1 = top, h - bottom, left, w - right
     if y1 - y0 < MIN_KEEP_SHARE * h or x1 - x0 < MIN_KEEP_SHARE * w:
         return _full(rgb)
     return (x0, y0, x1, y1)
 
 
-def _panel_height(rows: np.ndarray, tol: int) -> int:
-    """Height of a caption panel at the start of ``rows`` (H x W x 3), 0 when there is none."""
-    h = rows.shape[0]
-    edge = np.median(rows[0], axis=0)
+def _panel_height(rgb: np.ndarray, tol: int, from_bottom: bool) -> int:
+    """Height of a caption panel at the top (or bottom) of ``rgb``, 0 when there is none."""
+    h = rgb.shape[0]
+    # The panel colour: the commonest colour of the outer rows (a hairline may be the first).
+    outer = rgb[-4:] if from_bottom else rgb[:4]
+    edge = np.median(outer.reshape(-1, 3), axis=0)
     bright, dark = bool(edge.min() >= 200), bool(edge.max() <= 55)
     if not (bright or dark):
         return 0
-    share = _close_to(rows, edge, tol).mean(axis=1)
+    share = _close_to(rgb, edge, tol).mean(axis=1)
+    if from_bottom:
+        share = share[::-1]
     lo, hi = max(3, int(PANEL_MIN_HEIGHT * h)), int(PANEL_MAX_HEIGHT * h)
     probe = max(4, h // 50)
     # The panel is a run of rows that are mostly panel colour (text rows are sparser) ...
-    run = _leading(share >= PANEL_ROW_MIN_SHARE)
-    best = 0
-    for cut in range(lo, min(hi, run + 1) + 1):
-        if cut >= h - probe:
-            break
-        # ... ending on a clean, straight edge where the picture starts.
-        if share[cut - 3 : cut].min() < PANEL_EDGE_SHARE:
-            continue
-        if share[cut : cut + probe].mean() > PICTURE_MAX_SHARE or share[cut] > PICTURE_MAX_SHARE:
-            continue
-        if share[:cut].mean() < PANEL_MEAN_MIN_SHARE:
-            continue
-        best = cut
-    return best
+    skip = _leading(share[:2] < PANEL_ROW_MIN_SHARE)  # a hairline or two at the very edge
+    run = skip + _leading(share[skip:] >= PANEL_ROW_MIN_SHARE)
+    cuts = np.arange(lo, min(hi, run + 1, h - probe - 1) + 1)
+    if not cuts.size:
+        return 0
+    csum = np.concatenate([[0.0], np.cumsum(share)])
+    # ... ending on a clean, straight edge where the picture starts ...
+    edge_min = np.minimum(np.minimum(share[cuts - 3], share[cuts - 2]), share[cuts - 1])
+    picture = (csum[cuts + probe] - csum[cuts]) / probe
+    ok = (
+        (edge_min >= PANEL_EDGE_SHARE)
+        & (picture <= PICTURE_MAX_SHARE)
+        & (share[cuts] <= PICTURE_MAX_SHARE)
+        & (csum[cuts] / cuts >= PANEL_MEAN_MIN_SHARE)
+    )
+    return int(cuts[ok][-1]) if ok.any() else 0
 
 
 def remove_caption_panels(rgb: np.ndarray, tol: int = PANEL_TOLERANCE) -> Box:
@@ -180,8 +186,8 @@ def remove_caption_panels(rgb: np.ndarray, tol: int = PANEL_TOLERANCE) -> Box:
     h, w = rgb.shape[:2]
     if h < 20 or w < 8:
         return _full(rgb)
-    top = _panel_height(rgb, tol)
-    bottom = _panel_height(rgb[::-1], tol)
+    top = _panel_height(rgb, tol, from_bottom=False)
+    bottom = _panel_height(rgb, tol, from_bottom=True)
     y0, y1 = top, h - bottom
     if y1 - y0 < MIN_KEEP_SHARE * h:
         return _full(rgb)
@@ -189,12 +195,13 @@ def remove_caption_panels(rgb: np.ndarray, tol: int = PANEL_TOLERANCE) -> Box:
 
 
 def _shrink(rgb: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """A small copy for statistics only (page colour, contrast): nearest neighbour is enough."""
     h, w = rgb.shape[:2]
     scale = min(1.0, side / max(h, w))
     if scale >= 1.0:
         return rgb, 1.0
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_NEAREST), scale
 
 
 def remove_screenshot_chrome(rgb: np.ndarray, tol: int = CHROME_TOLERANCE) -> Box:
@@ -242,7 +249,8 @@ def remove_screenshot_chrome(rgb: np.ndarray, tol: int = CHROME_TOLERANCE) -> Bo
     if y < margin or sh - (y + bh) < margin:
         return _full(rgb)
     # A blank slot of a template (a flat white card on a coloured frame) is not a picture.
-    grey = cv2.cvtColor(small[y : y + bh, x : x + bw], cv2.COLOR_RGB2GRAY)
+    ix, iy = max(2, bw // 20), max(2, bh // 20)  # inside the dilated outline
+    grey = cv2.cvtColor(small[y + iy : y + bh - iy, x + ix : x + bw - ix], cv2.COLOR_RGB2GRAY)
     if float(grey.std()) < CHROME_MIN_STD:
         return _full(rgb)
     # The opening rounds the blob's corners off by up to k/2: the bounding box is unaffected.
@@ -253,20 +261,18 @@ def remove_screenshot_chrome(rgb: np.ndarray, tol: int = CHROME_TOLERANCE) -> Bo
 
 
 def _trim_background(rgb: np.ndarray, bg: np.ndarray, tol: int) -> Box:
-    """Trim up to a few rows/columns of page background or hairline border off a picture box."""
+    """Trim a few rows/columns of page background or hairline border off a picture box: any
+    uniform row or column at the edge goes, at most ``limit`` of them per side."""
     h, w = rgb.shape[:2]
-    limit = 2 + int(np.ceil(max(h, w) / CHROME_WORK_SIDE))
-    close = _close_to(rgb, bg, tol)
-    rows, cols = close.mean(axis=1) >= UNIFORM_MIN_SHARE, close.mean(axis=0) >= UNIFORM_MIN_SHARE
-    # A uniform line of another colour (the hairline) right at the edge goes too.
-    line_rows = np.array([_close_to(r, np.median(r, axis=0), tol).mean() >= UNIFORM_MIN_SHARE
-                          for r in (rgb[0], rgb[-1])])
-    line_cols = np.array([_close_to(c, np.median(c, axis=0), tol).mean() >= UNIFORM_MIN_SHARE
-                          for c in (rgb[:, 0], rgb[:, -1])])
-    top = min(_leading(rows | (np.arange(h) == 0) & line_rows[0]), limit)
-    bottom = min(_leading(rows[::-1] | (np.arange(h) == 0) & line_rows[1]), limit)
-    left = min(_leading(cols | (np.arange(w) == 0) & line_cols[0]), limit)
-    right = min(_leading(cols[::-1] | (np.arange(w) == 0) & line_cols[1]), limit)
+    limit = 3 + 2 * int(np.ceil(max(h, w) / CHROME_WORK_SIDE))
+
+    def uniform(lines: np.ndarray) -> bool:
+        return bool(_close_to(lines, np.median(lines, axis=0), tol).mean() >= UNIFORM_MIN_SHARE)
+
+    top = next((i for i in range(limit) if not uniform(rgb[i])), limit)
+    bottom = next((i for i in range(limit) if not uniform(rgb[h - 1 - i])), limit)
+    left = next((i for i in range(limit) if not uniform(rgb[:, i])), limit)
+    right = next((i for i in range(limit) if not uniform(rgb[:, w - 1 - i])), limit)
     if h - top - bottom < 2 or w - left - right < 2:
         return _full(rgb)
     return (left, top, w - right, h - bottom)
@@ -296,7 +302,8 @@ def core_view(rgb: np.ndarray, steps: Sequence[str] = DEFAULT_STEPS) -> View:
     x0, y0 = 0, 0
     for name in steps:
         bx0, by0, bx1, by1 = STEPS[name](image)
-        image = image[by0:by1, bx0:bx1]
+        if (bx0, by0, bx1, by1) != (0, 0, image.shape[1], image.shape[0]):
+            image = np.ascontiguousarray(image[by0:by1, bx0:bx1])
         x0, y0 = x0 + bx0, y0 + by0
     h, w = image.shape[:2]
-    return View(image=np.ascontiguousarray(image), box=(x0, y0, x0 + w, y0 + h))
+    return View(image=image, box=(x0, y0, x0 + w, y0 + h))

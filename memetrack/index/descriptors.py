@@ -5,9 +5,13 @@ Each indexed row is one keypoint descriptor of one reference; the index maps row
 the matched ``(query keypoint, reference keypoint)`` pairs that geometric verification needs.
 
 Small collections are searched exactly (``IndexBinaryFlat``). Past ``ivf_min_rows`` rows an exact
-scan costs too much per query (2,000 references x 500 descriptors x 500 query descriptors is
-5e8 Hamming distances, about 1.5 s on one core here), so the index switches to an inverted file
-(``IndexBinaryIVF``) trained on a seeded sample of the rows and probing ``nprobe`` lists.
+scan costs too much per query: 2,000 references x ~490 ORB descriptors (0.98M rows) against 500
+query descriptors took 1.46 s on one core here. The index then switches to an inverted file
+(``IndexBinaryIVF``, about one list per square root of the row count, trained on a seeded sample)
+probing ``nprobe`` lists. Measured on those 0.98M rows with 1,024 lists: 3.6 ms per 500-descriptor
+query at nprobe 1, 6.4 ms at 2, 11.5 ms at 4, 21 ms at 8; the true template was among the six
+best-voted references for 95.1 %, 95.6 %, 96.1 % and 95.9 % of 388 captioned/cropped/panel/
+screenshot queries, so one probe is enough (the misses are near-blank templates).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ IVF_MIN_ROWS = 60_000
 # Inverted lists: about this many per square root of the row count (a power of two).
 IVF_LISTS_PER_SQRT = 1.0
 # Lists probed per query descriptor.
-IVF_NPROBE = 8
+IVF_NPROBE = 1
 # Retrain the coarse quantizer when the rows have grown this much since training.
 IVF_RETRAIN_GROWTH = 4.0
 # Rows sampled to train the quantizer (seeded).
@@ -136,7 +140,13 @@ class DescriptorIndex:
 
     def _build(self) -> None:
         n = self.n_rows
-        if n >= self.ivf_min_rows:
+        trained = self._trained_rows
+        if (n >= self.ivf_min_rows and self._is_ivf()
+                and trained / IVF_RETRAIN_GROWTH <= n <= trained * IVF_RETRAIN_GROWTH):
+            # Removals and moderate growth keep the trained quantizer: empty the lists, refill.
+            assert self._index is not None
+            self._index.reset()
+        elif n >= self.ivf_min_rows:
             nlist = 2 ** int(round(math.log2(max(16.0, IVF_LISTS_PER_SQRT * math.sqrt(n)))))
             index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(BITS), BITS, nlist)
             rng = np.random.default_rng(self.seed)
@@ -166,12 +176,14 @@ class DescriptorIndex:
         *,
         max_distance: int = 64,
         max_candidates: int | None = None,
+        min_votes: int = 1,
     ) -> list[Candidate]:
         """References voted for by the query's descriptors, most votes first.
 
         Each query descriptor looks up its ``k`` nearest indexed descriptors; a neighbour within
         ``max_distance`` bits votes once for its reference (a query keypoint votes at most once
-        per reference, for its nearest keypoint there).
+        per reference, for its nearest keypoint there). References with fewer than
+        ``min_votes`` votes are left out; at most ``max_candidates`` are returned.
         """
         with self._lock:
             if self._dirty or self._index is None:
@@ -194,6 +206,7 @@ class DescriptorIndex:
         owner, q, kp = owner[first], q[first], kp[first]
         refs, starts, votes = np.unique(owner, return_index=True, return_counts=True)
         best = np.argsort(-votes, kind="stable")
+        best = best[votes[best] >= min_votes]
         if max_candidates is not None:
             best = best[:max_candidates]
         out = []
@@ -236,13 +249,12 @@ class DescriptorIndex:
             blob, refs = z["faiss"], z["refs"]
         order = np.argsort(out._owner, kind="stable")
         ids, starts = np.unique(out._owner[order], return_index=True)
-        groups = dict(zip(ids.tolist(), np.split(order, starts[1:]), strict=True))
+        groups = dict(zip(ids.tolist(), np.split(order, starts[1:]), strict=True)) if ids.size else {}
         for ref in refs.tolist():
             rows = groups.get(ref, np.zeros(0, np.int64))
             out._refs[ref] = out._desc[np.sort(rows)]
         if blob.size:
             index = faiss.deserialize_index_binary(blob)
-            index = faiss.downcast_IndexBinary(index)
             index.nprobe = nprobe
             out._index, out._trained_rows, out._dirty = index, trained, False
         else:
