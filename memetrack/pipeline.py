@@ -492,22 +492,25 @@ class Memetrack(CutoutsMixin):
                            "off when it was indexed): index its file again", media_id=media_id)
         return fam.decode_sample(data)
 
-    def _represent(self, media_id: int) -> bytes | None:
-        """Compute and store a media's reference representation from its sample."""
+    def _represent(self, media_id: int, *, shell: bool = False) -> bytes | None:
+        """Compute and store a media's reference representation from its sample.
+
+        A registered blank shell is represented whole, as the matcher was calibrated
+        (`memetrack eval shells`); any other representative is itself a meme (captions, panels,
+        a screenshot), so it is represented like a query: its core view, caption text masked.
+        """
         try:
             pixels = self._pixels(media_id)
         except NotFound:
             return None
-        # a representative is itself a meme (captions, panels): represent it like a query, by its
-        # core view with caption text masked; a registered blank shell loses nothing by this
-        blob = fam.pack_representation(
-            TemplateMatcher(self.settings.matcher).represent(pixels, reference=False))
+        rep = TemplateMatcher(self.settings.matcher).represent(pixels, reference=shell)
+        blob = fam.pack_representation(rep)
         self.store.families.save_features(media_id, fam.REPRESENTATION_ALGORITHM,
                                           fam.REPRESENTATION_VERSION, "reference", blob)
         return blob
 
-    def _add_reference(self, family_id: int, media_id: int) -> None:
-        blob = self._represent(media_id)
+    def _add_reference(self, family_id: int, media_id: int, *, shell: bool = False) -> None:
+        blob = self._represent(media_id, shell=shell)
         if blob is not None and self._matcher is not None:
             self._matcher.add_representation(family_id, fam.unpack_representation(blob))
 
@@ -551,7 +554,7 @@ class Memetrack(CutoutsMixin):
                                             registered_shell=True)
         if old is not None:
             self._refresh_family(old.family_id)
-        self._add_reference(family.id, result.media.id)
+        self._add_reference(family.id, result.media.id, shell=True)
         return family
 
     def _refresh_family(self, family_id: int) -> None:
@@ -563,7 +566,8 @@ class Memetrack(CutoutsMixin):
             return
         family = self.store.families.get(family_id)
         if family.id == family_id:
-            self._add_reference(family_id, family.representative_media_id)
+            self._add_reference(family_id, family.representative_media_id,
+                                shell=family.registered_shell)
 
     def rename_family(self, family_id: int, *, name: str | None = None,
                       notes: str | None = None) -> Family:
