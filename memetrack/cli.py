@@ -285,6 +285,15 @@ def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def subcommands(sub: argparse._SubParsersAction, name: str,  # type: ignore[type-arg]
+                help_text: str) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+    """The subcommands of command ``name``, created on first use (modules share e.g. ``eval``)."""
+    if name not in sub.choices:
+        sub.add_parser(name, help=help_text).add_subparsers(dest=f"{name}_command", required=True)
+    parser = sub.choices[name]
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="memetrack", description="Track meme templates, cut-outs and their spread.")
@@ -370,12 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_cutouts.register(sub)
     cli_spread.register(sub)
 
-    if "bench" in sub.choices:  # another module made it (e.g. for `bench spread`): share it
-        bench = sub.choices["bench"]
-        bsub = next(a for a in bench._actions if isinstance(a, argparse._SubParsersAction))
-    else:
-        bench = sub.add_parser("bench", help="measure speed (never part of the tests)")
-        bsub = bench.add_subparsers(dest="bench_command", required=True)
+    bsub = subcommands(sub, "bench", "measure speed (never part of the tests)")
     q = bsub.add_parser("index", help="indexing throughput against decode-alone and a naive "
                         "imagehash loop, on generated files")
     q.add_argument("--files", type=int, default=2000)
@@ -393,8 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_bench_search)
 
-    ev = sub.add_parser("eval", help="measure quality on generated, labelled benchmarks")
-    esub = ev.add_subparsers(dest="eval_command", required=True)
+    esub = subcommands(sub, "eval", "measure quality on generated, labelled benchmarks")
     q = esub.add_parser("shells", help="template-family recall, false positives and time per "
                         "variant kind, against plain PDQ and pHash")
     q.add_argument("--templates", required=True, help="folder of template images")

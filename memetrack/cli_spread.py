@@ -161,6 +161,7 @@ def cmd_bench_spread(args: argparse.Namespace, settings: Settings) -> int:
     from memetrack.simulate import BenchShape, bench_columns
     from memetrack.spread import SpreadFilter, Target
     from memetrack.store import Store
+    from memetrack.store.coposts import mark_stale
     from memetrack.store.spread import load_synthetic, spread_report
 
     shape = BenchShape(sightings=args.sightings, accounts=args.accounts, seed=args.seed)
@@ -183,8 +184,9 @@ def cmd_bench_spread(args: argparse.Namespace, settings: Settings) -> int:
         store.upgrade()
         started = time.monotonic()
         columns = bench_columns(shape)
-        load_synthetic(store, shape, columns)
-        print(f"loaded in {time.monotonic() - started:.1f} s ({store.dialect})", flush=True)
+        pairs_seconds = load_synthetic(store, shape, columns)
+        print(f"loaded in {time.monotonic() - started:.1f} s ({store.dialect}), of which "
+              f"{pairs_seconds:.1f} s computing every stored co-posting pair", flush=True)
         timings: dict[str, list[float]] = {}
         # the most popular family (the largest report) and a mid-popularity one
         for label, family in (("family_report_largest", 1), ("family_report_rank50", 50)):
@@ -200,8 +202,15 @@ def cmd_bench_spread(args: argparse.Namespace, settings: Settings) -> int:
         runs = (("coordination_family", CoordinationParams()),
                 ("coordination_media", CoordinationParams(level="media")),
                 ("coordination_family_last_7_days", CoordinationParams(filters=last_week)))
+        runs += (("coordination_family_after_new_sightings_in_largest_family",
+                  CoordinationParams()),)
         for label, params in runs:
             for _ in range(args.repeat):
+                if "after_new_sightings" in label:
+                    # as when sightings of the largest family were added since the last query:
+                    # its stored co-posting pairs are recomputed first
+                    with store.session() as session:
+                        mark_stale(session, [("family", 1)])
                 t0 = time.monotonic()
                 found_now = find_coordination(store, params)
                 timings.setdefault(label, []).append(time.monotonic() - t0)

@@ -31,8 +31,10 @@ interval*, repeated), adapted to memes:
    the group's accounts. Groups are reported best first, each with its accounts, platforms,
    shared items and the co-posting events as evidence.
 
-The SQL lives in :mod:`memetrack.store.coordination`; the functions here are pure except
-:func:`find_coordination`, which runs the queries and assembles the result.
+The SQL lives in :mod:`memetrack.store.coordination` (which keeps the co-posting pairs stored,
+so a query with a window up to 120 s aggregates stored pairs instead of reading every
+sighting); the functions here are pure except :func:`find_coordination`, which runs the
+queries (in one transaction) and assembles the result.
 """
 
 from __future__ import annotations
@@ -328,7 +330,10 @@ def find_coordination(store: Store, params: CoordinationParams | None = None) ->
     estimated = params.window_seconds is None
     window = (estimate_window(q.first_share_delays(store, params.level, params.filters))
               if params.window_seconds is None else params.window_seconds)
-    rows = q.co_posting_edges(store, params.level, window, params.min_repetitions, params.filters)
+    with q.co_posts(store, params.level, window, params.filters) as found:
+        rows = found.edges(params.min_repetitions)
+        grouped = _grouped(rows, params)
+        events = found.events(sorted(grouped), MAX_EVIDENCE_ROWS) if grouped else []
     groups_ids = [g for g in group_accounts(((r.lo, r.hi) for r in rows), params.min_overlap)
                   if len(g) >= params.min_group_size]
     group_of = {acc: i for i, g in enumerate(groups_ids) for acc in g}
@@ -342,9 +347,6 @@ def find_coordination(store: Store, params: CoordinationParams | None = None) ->
                           _at(r.last_t), r.mean_delay,
                           g if g is not None and group_of.get(r.hi) == g else None))
 
-    members = sorted(group_of)
-    events = q.co_posting_events(store, params.level, window, members, params.filters,
-                                 MAX_EVIDENCE_ROWS) if members else []
     per_group: dict[int, list[q.PairRow]] = defaultdict(list)
     item_counts: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for ev in events:
@@ -383,6 +385,12 @@ def find_coordination(store: Store, params: CoordinationParams | None = None) ->
     groups = tuple(_renumbered(g, renumber[g.id]) for g in order)
     edges = [e if e.group is None else _edge_group(e, renumber[e.group]) for e in edges]
     return CoordinationResult(params, window, estimated, accounts, tuple(edges), groups)
+
+
+def _grouped(rows: Sequence[Any], params: CoordinationParams) -> set[int]:
+    """The accounts of the groups the edges form (for the evidence query)."""
+    return {acc for g in group_accounts(((r.lo, r.hi) for r in rows), params.min_overlap)
+            if len(g) >= params.min_group_size for acc in g}
 
 
 def _renumbered(g: Group, new_id: int) -> Group:

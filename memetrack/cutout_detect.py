@@ -43,12 +43,12 @@ from memetrack.features import (
     DESCRIPTOR_BYTES,
     LocalFeatures,
     Verification,
-    match_pairs,
     text_mask,
     verify,
     working_image,
 )
-from memetrack.index.descriptors import DescriptorIndex, set_threads
+from memetrack.index.cutout_index import CutoutIndex
+from memetrack.index.descriptors import set_threads
 
 ALGORITHM = "cutorb"
 """Stored in ``media_features.algorithm`` (view ``cutout``) for a cut-out's representation."""
@@ -62,6 +62,10 @@ ORB_PATCH = 19
 """ORB patch size and border (the same as :mod:`memetrack.features`)."""
 MIN_APPEARANCE_PIXELS = 40
 """Fewer comparable thumbnail pixels than this and the appearance check cannot reject."""
+FIT_ATTEMPTS = 3
+"""RANSAC fits tried per candidate (implausible models' inliers are removed between tries)."""
+MAX_SIZE = 1.5
+"""Largest plausible detected cut-out: its longer side over the query's shorter side."""
 SCORE_INLIER_HALF = 15.0
 """Score: ``inliers / (inliers + 15)``, weighted by the appearance correlation (see Detection)."""
 
@@ -141,29 +145,55 @@ class Detection:
                 "appearance": round(self.appearance, 4)}
 
 
-_ORB_CACHE: dict[tuple[int, int], cv2.ORB] = {}
+_ORB_CACHE: dict[tuple[int, int, int], cv2.ORB] = {}
 _ORB_LOCK = threading.Lock()
 
 
-def _orb(n_features: int, fast_threshold: int) -> cv2.ORB:
-    key = (n_features, fast_threshold)
+def _orb(n_features: int, fast_threshold: int, levels: int) -> cv2.ORB:
+    key = (n_features, fast_threshold, levels)
     with _ORB_LOCK:
         orb = _ORB_CACHE.get(key)
         if orb is None:
             orb = cv2.ORB_create(nfeatures=n_features, scaleFactor=ORB_SCALE_FACTOR,
-                                 nlevels=ORB_LEVELS, edgeThreshold=ORB_PATCH,
+                                 nlevels=levels, edgeThreshold=ORB_PATCH,
                                  patchSize=ORB_PATCH, fastThreshold=fast_threshold)
             _ORB_CACHE[key] = orb
         return orb
 
 
 def _orb_features(grey: np.ndarray, mask: np.ndarray | None, n_features: int,
-                  fast_threshold: int) -> tuple[np.ndarray, np.ndarray]:
+                  fast_threshold: int, levels: int = ORB_LEVELS) -> tuple[np.ndarray, np.ndarray]:
     """Keypoints (pixel-edge coordinates, N x 2 float32) and descriptors (N x 32 uint8)."""
-    kps, desc = _orb(n_features, fast_threshold).detectAndCompute(grey, mask)
+    kps, desc = _orb(n_features, fast_threshold, levels).detectAndCompute(grey, mask)
     if desc is None or not kps:
         return np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8)
     pts = np.array([kp.pt for kp in kps], dtype=np.float32) + 0.5
+    return pts, desc
+
+
+def _grid_features(grey: np.ndarray, mask: np.ndarray | None,
+                   s: CutoutSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Query keypoints spread over a grid: at most ``query_features / cells`` strongest per
+    cell (a busy background cannot take the keypoints a small pasted cut-out needs)."""
+    orb = _orb(s.query_features * s.query_oversample, s.fast_threshold, s.query_levels)
+    kps = orb.detect(grey, mask)
+    if not kps:
+        return np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8)
+    h, w = grey.shape
+    n = s.query_grid
+    xy = np.array([kp.pt for kp in kps], np.float32)
+    response = np.array([kp.response for kp in kps], np.float32)
+    cell = (np.minimum(xy[:, 1] * n // h, n - 1) * n + np.minimum(xy[:, 0] * n // w, n - 1))
+    order = np.lexsort((-response, cell))
+    cell_sorted = cell[order]
+    starts = np.searchsorted(cell_sorted, cell_sorted, side="left")
+    rank = np.arange(len(order)) - starts
+    per_cell = max(1, s.query_features // (n * n))
+    keep = order[rank < per_cell]
+    kept, desc = orb.compute(grey, [kps[i] for i in keep])
+    if desc is None or not kept:
+        return np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8)
+    pts = np.array([kp.pt for kp in kept], dtype=np.float32) + 0.5
     return pts, desc
 
 
@@ -201,6 +231,8 @@ def _reference_features(grey: np.ndarray, mask: np.ndarray, s: CutoutSettings,
         g = cv2.copyMakeBorder(g, pad, pad, pad, pad, cv2.BORDER_REFLECT_101)
         m = cv2.copyMakeBorder(m.astype(np.uint8) * 255, pad, pad, pad, pad,
                                cv2.BORDER_CONSTANT, value=0)
+        if s.blur_sigma > 0:
+            g = cv2.GaussianBlur(g, (0, 0), s.blur_sigma)
         pts, desc = _orb_features(g, m, s.reference_features, s.fast_threshold)
         pts = (pts - pad) * np.array([fw / size[0], fh / size[1]], np.float32)
         points.append(pts)
@@ -240,8 +272,9 @@ class CutoutDetector:
     def __init__(self, settings: CutoutSettings | None = None) -> None:
         self.settings = settings or CutoutSettings()
         self._reps: dict[int, CutoutRepresentation] = {}
-        self._index = DescriptorIndex(ivf_min_rows=self.settings.ivf_min_rows,
-                                      nprobe=self.settings.ivf_nprobe)
+        self._index = CutoutIndex(ivf_min_rows=self.settings.ivf_min_rows,
+                                  nprobe=self.settings.ivf_nprobe,
+                                  lists_per_sqrt=self.settings.ivf_lists_per_sqrt)
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -286,8 +319,8 @@ class CutoutDetector:
         with self._lock:
             self.remove(cutout_id)
             self._reps[cutout_id] = rep
-            self._index.add(2 * cutout_id, rep.features)
-            self._index.add(2 * cutout_id + 1, rep.mirrored_features)
+            self._index.add(2 * cutout_id, cutout_id, rep.features.descriptors)
+            self._index.add(2 * cutout_id + 1, cutout_id, rep.mirrored_features.descriptors)
 
     def remove(self, cutout_id: int) -> None:
         with self._lock:
@@ -307,11 +340,21 @@ class CutoutDetector:
         rgb = _to_rgb(rgb)
         work = working_image(rgb, s.query_side)
         grey = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
-        text = text_mask(work) if s.mask_query_text else None
-        if text is not None and not text.any():
-            text = None
+        text = None
+        if s.mask_query_text:
+            small = working_image(work, min(s.text_side, max(work.shape[:2])))
+            found = text_mask(small)
+            if found.any():
+                text = cv2.resize(found.astype(np.uint8), (work.shape[1], work.shape[0]),
+                                  interpolation=cv2.INTER_NEAREST) > 0
         mask = None if text is None else (~text).astype(np.uint8) * 255
-        pts, desc = _orb_features(grey, mask, s.query_features, s.fast_threshold)
+        if s.blur_sigma > 0:
+            grey = cv2.GaussianBlur(grey, (0, 0), s.blur_sigma)
+        if s.query_grid > 0:
+            pts, desc = _grid_features(grey, mask, s)
+        else:
+            pts, desc = _orb_features(grey, mask, s.query_features, s.fast_threshold,
+                                      s.query_levels)
         feats = LocalFeatures(ALGORITHM, VERSION, work.shape[1], work.shape[0], pts, desc)
         return _Query(feats, grey, text, rgb.shape[1] / work.shape[1])
 
@@ -326,7 +369,8 @@ class CutoutDetector:
             return []
         with self._lock:
             candidates = self._index.search(
-                query.feats, s.search_neighbours, max_distance=s.search_max_distance,
+                query.feats.descriptors, k=s.search_neighbours,
+                max_distance=s.search_max_distance, ratio=s.ratio_test,
                 max_candidates=s.candidates)
             reps = dict(self._reps)
         best: dict[int, Detection] = {}
@@ -337,7 +381,7 @@ class CutoutDetector:
             rep = reps.get(cutout_id)
             if rep is None:
                 continue
-            found = self._verify(query, rep, bool(mirrored), cutout_id)
+            found = self._verify(query, rep, bool(mirrored), cutout_id, cand.pairs)
             if found is not None and (cutout_id not in best
                                       or found.score > best[cutout_id].score):
                 best[cutout_id] = found
@@ -345,18 +389,30 @@ class CutoutDetector:
         return out[: s.max_results]
 
     def _verify(self, query: _Query, rep: CutoutRepresentation, mirrored: bool,
-                cutout_id: int) -> Detection | None:
+                cutout_id: int, pairs: np.ndarray) -> Detection | None:
         s = self.settings
         ref = rep.mirrored_features if mirrored else rep.features
-        pairs = match_pairs(query.feats, ref, ratio=s.ratio_test, max_distance=s.pair_max_distance)
-        v = verify(query.feats, ref, pairs, reproj_threshold=s.reproj_threshold,
-                   min_scale=1e-3, max_scale=1e3, max_angle=s.max_angle,
-                   min_inliers=s.min_inliers)
-        if v is None or v.inlier_ratio < s.min_inlier_ratio or v.coverage < s.min_coverage:
-            return None
         work_h, work_w = query.grey.shape
-        size = v.scale * max(rep.width, rep.height) / min(work_h, work_w)
-        if size < s.min_size or size > 1.5:
+        # Plausible sizes: the cut-out's longer side between min_size and MAX_SIZE of the
+        # query's shorter side. RANSAC can settle on a degenerate, tiny transform that gathers a
+        # cluster of query points; such a model's inliers are dropped and the fit tried again.
+        unit = min(work_h, work_w) / max(rep.width, rep.height)
+        v = None
+        for _attempt in range(FIT_ATTEMPTS):
+            v = verify(query.feats, ref, pairs, reproj_threshold=s.reproj_threshold,
+                       min_scale=0.0, max_scale=np.inf, max_angle=180.0,
+                       min_inliers=s.min_inliers)
+            if v is None:
+                return None
+            plausible = (s.min_size * unit <= v.scale <= MAX_SIZE * unit
+                         and abs(v.angle) <= s.max_angle)
+            if plausible:
+                break
+            used = {tuple(p) for p in v.inlier_pairs.tolist()}
+            pairs = np.array([p for p in pairs.tolist() if tuple(p) not in used],
+                             np.int32).reshape(-1, 2)
+            v = None
+        if v is None or v.inlier_ratio < s.min_inlier_ratio or v.coverage < s.min_coverage:
             return None
         appearance = self._appearance(query, rep, mirrored, v)
         if v.inliers < s.strong_inliers and appearance < s.min_appearance:

@@ -55,11 +55,13 @@ def choose_variant(value: PerceptualHash, variants: list[tuple[int, bytes]],
     return best
 
 
-def match_evidence(m: TemplateMatch) -> dict[str, object]:
-    """What a membership records about how it matched."""
+def match_evidence(m: TemplateMatch, scale: float = 1.0) -> dict[str, object]:
+    """What a membership records about how it matched; ``scale`` maps the matched pixels to the
+    original image's (the region is reported in original pixels)."""
     return {"kind": m.kind, "score": round(float(m.score), 4), "inliers": m.inliers,
             "pdq_distance": m.distance, "mirrored": m.mirrored,
-            "region": [[round(float(x), 1), round(float(y), 1)] for x, y in m.region]}
+            "region": [[round(float(x) * scale, 1), round(float(y) * scale, 1)]
+                       for x, y in m.region]}
 
 
 def encode_sample(rgb: np.ndarray, alpha: np.ndarray | None = None) -> tuple[bytes, int, int]:

@@ -267,9 +267,12 @@ class Memetrack(CutoutsMixin):
 
     def match_bytes(self, data: bytes, limit: int | None = None) -> MatchReport:
         """Near-duplicates of an image, without storing it."""
+        # one decode, large enough for the template matcher and the cut-out detector
+        side = max(self.params.max_side, fam.SAMPLE_MAX_SIDE, self.settings.matcher.view_max_side)
         image = load_image(data, max_bytes=self.params.max_bytes,
-                           max_pixels=self.params.max_pixels, max_side=self.params.max_side)
-        flat = image.flattened()
+                           max_pixels=self.params.max_pixels, max_side=side)
+        full = image.flattened()
+        flat = _fit(full, self.params.max_side)
         hashes = compute_all(flat)
         queries: dict[str, list[tuple[str, PerceptualHash]]] = {
             "phash": [("original", hashes["phash"].hash)]}
@@ -278,19 +281,25 @@ class Memetrack(CutoutsMixin):
         neighbours = self._search(queries, limit)
         report = self._report(hashlib.sha256(data).hexdigest(),
                               {k: v.hash.hex for k, v in hashes.items()}, neighbours)
+        size = (image.width, image.height)
         return MatchReport(report.query_sha256, report.query_hashes, report.neighbours,
-                           report.media, report.sightings, self.find_templates(image.flattened()),
-                           self.find_cutouts(image.flattened(), image.alpha))
+                           report.media, report.sightings, self.find_templates(full, size),
+                           self.find_cutouts(full, image.alpha, original_size=size))
 
-    def find_templates(self, rgb: np.ndarray) -> tuple[TemplateHit, ...]:
-        """Template families whose representative verifiably matches the image."""
+    def find_templates(self, rgb: np.ndarray, original_size: tuple[int, int] | None = None
+                       ) -> tuple[TemplateHit, ...]:
+        """Template families whose representative verifiably matches the image; regions are in
+        ``original_size`` pixels when given."""
         hits = []
-        for m in self.matcher.match(_fit(rgb, self.settings.matcher.view_max_side)):
+        pixels = _fit(rgb, self.settings.matcher.view_max_side)
+        scale = original_size[0] / pixels.shape[1] if original_size else 1.0
+        for m in self.matcher.match(pixels):
             try:
                 family = self.store.families.get(m.ref_id)
             except NotFound:  # removed meanwhile
                 continue
-            hits.append(TemplateHit(family, m.kind, float(m.score), fam.match_evidence(m)))
+            hits.append(TemplateHit(family, m.kind, float(m.score),
+                                    fam.match_evidence(m, scale)))
         return tuple(hits)
 
     def match_hash(self, value: PerceptualHash, limit: int | None = None) -> MatchReport:
@@ -534,11 +543,13 @@ class Memetrack(CutoutsMixin):
             self._add_reference(family.id, media_id)
             return repo.membership(media_id)
         best = matches[0]
-        full = next(h.hash for h in self.store.get_media(media_id).hashes
+        media = self.store.get_media(media_id)
+        full = next(h.hash for h in media.hashes
                     if h.view == "full" and h.hash.algorithm == "pdq")
         variant_id, distance = fam.choose_variant(
             full, repo.variant_hashes(best.ref_id, "pdq", 1, "full"), self.settings.pdq_threshold)
-        evidence = fam.match_evidence(best) | {"variant_pdq_distance": distance}
+        evidence = (fam.match_evidence(best, media.width / pixels.shape[1])
+                    | {"variant_pdq_distance": distance})
         return repo.add_member(media_id, best.ref_id, kind=best.kind, score=float(best.score),
                                evidence=evidence, variant_id=variant_id)
 

@@ -82,9 +82,21 @@ class TemplateOut(BaseModel):
     evidence: dict
 
 
+class CutoutHitOut(BaseModel):
+    cutout_id: int
+    name: str | None
+    quad: list[list[float]] = Field(description="the cut-out's corners in the image's pixels, "
+                                    "clockwise from its own top-left")
+    scale: float = Field(description="cut-out height over the image's shorter side")
+    mirrored: bool
+    score: float
+    inliers: int
+
+
 class MatchResponse(BaseModel):
     query: QueryOut
     templates: list[TemplateOut] = Field(description="template families found in the image")
+    cutouts: list[CutoutHitOut] = Field(description="registered cut-outs found in the image")
     matches: list[MatchOut] = Field(description="near-duplicate media by global hash")
 
 

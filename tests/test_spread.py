@@ -8,17 +8,20 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from memetrack.errors import BadInput, NotFound
 from memetrack.hashing import PerceptualHash
 from memetrack.records import MediaInput, SightingInput
 from memetrack.spread import SpreadFilter, Target, choose_bucket, report_to_csv
 from memetrack.store import Store
+from memetrack.store.coposts import mark_media_stale, mark_stale
 from memetrack.store.models import (
     CutoutRow,
     FamilyMemberRow,
     FamilyRow,
     OccurrenceRow,
+    SightingRow,
     VariantRow,
 )
 from memetrack.store.spread import list_accounts, list_platforms, spread_report
@@ -86,6 +89,11 @@ def assign(store: Store, families: dict[str, dict[str, list[int]]],
                     session.add(FamilyMemberRow(media_id=m, family_id=fam.id, variant_id=var.id,
                                                 kind="variant", score=1.0, evidence=None,
                                                 created_at=now))
+                    # as the membership writes of store.families do
+                    mark_media_stale(session, m)
+                    session.execute(update(SightingRow).where(SightingRow.media_id == m)
+                                    .values(family_key=fam.id, variant_key=var.id))
+                    mark_stale(session, [("family", fam.id), ("variant", var.id)])
         for cname, media_ids in (cutouts or {}).items():
             cut = CutoutRow(media_id=media_ids[0], name=cname, opaque_pdq=b"\0" * 32,
                             mask_signature=b"\0" * 8, created_at=now)
@@ -258,3 +266,38 @@ def test_accounts_are_first_class(store: Store, world) -> None:  # type: ignore[
     add(store, "elsewhere", [sighting("reddit", "alice", "r9", T0)])
     assert {(a.platform, a.handle) for a in list_accounts(store) if a.handle == "alice"} == {
         ("x", "alice"), ("reddit", "alice")}
+
+
+def test_item_keys_follow_every_membership_write(store: Store) -> None:
+    """``sightings.family_key``/``variant_key`` (what reports and coordination select by) follow
+    create, add_member, merge, remove_member and clear, and a sighting added later gets them."""
+    from sqlalchemy import select
+
+    def keys(media_id: int) -> set[tuple[int, int]]:
+        with store.session() as session:
+            return {(f, v) for f, v in session.execute(
+                select(SightingRow.family_key, SightingRow.variant_key)
+                .where(SightingRow.media_id == media_id))}
+
+    a = add(store, "keys-a", [sighting("x", "u1", "ka1", T0), sighting("x", "u2", "ka2", T0)])
+    b = add(store, "keys-b", [sighting("x", "u3", "kb1", T0)])
+    c = add(store, "keys-c", [sighting("x", "u4", "kc1", T0)])
+    assert keys(a) == {(-a, -a)} and keys(b) == {(-b, -b)}
+    fa = store.families.create(a)
+    va = store.families.membership(a).variant_id
+    assert keys(a) == {(fa.id, va)}
+    mb = store.families.add_member(b, fa.id, kind="verified", score=0.9, evidence={},
+                                   variant_id=None)
+    assert keys(b) == {(fa.id, mb.variant_id)}
+    fc = store.families.create(c)
+    vc = store.families.membership(c).variant_id
+    store.families.merge(fa.id, fc.id)
+    assert keys(c) == {(fa.id, vc)}
+    # a sighting delivered after the media joined its family gets the keys on insert
+    store.add_sightings(store.get_media(c).sha256, [sighting("x", "u5", "kc2", T0)])
+    assert keys(c) == {(fa.id, vc)}
+    assert spread_report(store, Target("family", fa.id)).totals.sightings == 5
+    store.families.remove_member(b, reject=False)
+    assert keys(b) == {(-b, -b)}
+    store.families.clear()
+    assert keys(a) == {(-a, -a)} and keys(c) == {(-c, -c)}

@@ -2,35 +2,80 @@
 
 Two sightings *co-post* when they show the same item (family, variant or media, see
 :func:`item_key`), come from two different accounts, and are at most ``window`` seconds apart.
-Pairs are found in one pass over the sightings in (item, time) order: window functions
-(``LEAD``) pair each sighting with the next :data:`MAX_NEIGHBOURS` sightings of its item, kept
-when they are within the window. The cost is one sort (none at media level, where the
-``(media_id, posted_at)`` index gives the order) and the number of pairs is bounded even in a
-viral minute. Only aggregated account pairs (or a bounded list of evidence rows) come back to
-Python.
+Each sighting is paired with the next :data:`MAX_NEIGHBOURS` sightings of its item in time
+order, kept when they are within the window, so a viral minute with hundreds of posts yields a
+bounded number of pairs. Pairs are found in two passes over the sightings in (item, time)
+order, which the item-key indexes (``ix_sightings_family_key_posted``, ``..._variant_...``,
+``ix_sightings_media_posted``) give without a sort:
+
+1. every sighting is compared with the one before and the one after it (``LAG``/``LEAD`` of
+   the time only): a sighting with no other sighting of its item within the window cannot
+   co-post;
+2. the ones left (the *candidates*) are paired with the next candidates of their item (any
+   sighting between two candidates less than a window apart is itself a candidate, so this is
+   the same as pairing among all sightings).
+
+**Stored pairs.** Which pairs exist does not depend on the window (the next neighbours are
+the next neighbours), only which are kept. So the pairs up to
+:data:`~memetrack.store.coposts.STORED_WINDOW` are stored (``co_posts``, with per-account-pair
+counts in ``co_post_links``) and a query for a window up to that, optionally limited in time,
+filters them: it reads the pairs of the account pairs with at least ``min_repetitions`` stored
+pairs only, and never touches the sightings. Writes mark the items whose sightings changed
+stale (:mod:`memetrack.store.coposts`); :func:`refresh_co_posts` recomputes those items' pairs
+first. A wider window or a platform filter (which changes who is whose neighbour) finds the pairs
+from the sightings at query time, into a temporary table. Either way only aggregated account
+pairs (or a bounded list of evidence rows) come back to Python.
+
+A time range on stored pairs keeps the pairs with both sightings in the range; pairing only the
+sightings inside the range could in rare cases pair a sighting near the range's edge with a
+later neighbour instead.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    MetaData,
+    String,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
 from memetrack.errors import BadInput
 from memetrack.spread import SpreadFilter
+from memetrack.store.coposts import STORED_WINDOW
 from memetrack.store.models import (
     AccountRow,
-    FamilyMemberRow,
+    CoPostLinkRow,
+    CoPostRow,
     PlatformRow,
     SightingRow,
+    StaleItemRow,
 )
 from memetrack.store.spread import analytic, apply_filters, epoch, utc
 from memetrack.store.store import Store
 
-S, FM, P, A = SightingRow, FamilyMemberRow, PlatformRow, AccountRow
+S, P, A = SightingRow, PlatformRow, AccountRow
+CP, CL, St = CoPostRow, CoPostLinkRow, StaleItemRow
 LEVELS = ("family", "variant", "media")
 MAX_NEIGHBOURS = 3  # each sighting pairs with at most this many later sightings of its item
 
@@ -38,12 +83,13 @@ MAX_NEIGHBOURS = 3  # each sighting pairs with at most this many later sightings
 def item_key(level: str) -> ColumnElement[Any]:
     """The item a sighting shows at ``level``; a media without a family/variant is its own item.
 
-    Family and variant ids are positive; a media standing for itself is ``-media_id``.
+    Family and variant ids are positive; a media standing for itself is ``-media_id`` (the
+    denormalised ``sightings.family_key``/``variant_key`` hold exactly that).
     """
     if level == "family":
-        return case((FM.family_id.is_(None), -S.media_id), else_=FM.family_id)
+        return S.family_key
     if level == "variant":
-        return case((FM.variant_id.is_(None), -S.media_id), else_=FM.variant_id)
+        return S.variant_key
     if level == "media":
         return -S.media_id
     raise BadInput(f"unknown coordination level {level!r}; use one of {', '.join(LEVELS)}",
@@ -51,43 +97,46 @@ def item_key(level: str) -> ColumnElement[Any]:
 
 
 def _partition_key(level: str) -> ColumnElement[Any]:
-    """What the window functions partition by (the media id itself at media level, so that
-    PostgreSQL can read sightings in ``ix_sightings_media_posted`` order instead of sorting)."""
+    """What the window functions partition by: an indexed column, so that the database reads
+    sightings in (item, time) index order instead of sorting them."""
     return S.media_id if level == "media" else item_key(level)
 
 
-def _pairs(store: Store, level: str, window: float, filters: SpreadFilter,
-           accounts: list[int] | None = None, neighbours: int = MAX_NEIGHBOURS) -> Any:
-    """Subquery of co-posting sighting pairs: lo/hi account, their sightings and times, item.
-
-    One pass in (item, time) order: each sighting is paired with the next ``neighbours``
-    sightings of the same item that are at most ``window`` seconds later (window functions,
-    ``LEAD``), so a viral minute with hundreds of posts yields a bounded number of pairs.
-    """
+def _candidates(store: Store, level: str, window: float, filters: SpreadFilter,
+                items: Any = None) -> Any:
+    """Sightings with another sighting of their item at most ``window`` seconds away
+    (``items``: only the items of this subquery)."""
     dialect = store.dialect
-    key = _partition_key(level)
-    base = select(S.id.label("sid"), S.account_id.label("acc"), key.label("pk"),
-                  S.posted_at.label("ts")).select_from(S)
-    if level != "media":
-        base = base.outerjoin(FM, FM.media_id == S.media_id)
-    base = base.where(S.account_id.is_not(None), S.posted_at.is_not(None))
-    if accounts is not None:
-        base = base.where(S.account_id.in_(accounts))
+    base = (select(S.id.label("sid"), S.account_id.label("acc"),
+                   _partition_key(level).label("pk"), S.posted_at.label("ts"))
+            .where(S.account_id.is_not(None), S.posted_at.is_not(None)))
+    if items is not None:
+        base = base.where(S.media_id.in_(select(-items.c.item)) if level == "media"
+                          else item_key(level).in_(select(items.c.item)))
     base = apply_filters(base, filters, dialect, S.posted_at).subquery("base")
     order = {"partition_by": base.c.pk, "order_by": base.c.ts}
+    t = epoch(base.c.ts, dialect)
+    gaps = select(base.c.sid, base.c.acc, base.c.pk, base.c.ts, t.label("t"),
+                  (t - epoch(func.lag(base.c.ts).over(**order), dialect)).label("before"),
+                  (epoch(func.lead(base.c.ts).over(**order), dialect) - t).label("after")
+                  ).subquery("gaps")
+    return (select(gaps.c.sid, gaps.c.acc, gaps.c.pk, gaps.c.ts, gaps.c.t)
+            .where(or_(gaps.c.before <= window, gaps.c.after <= window))
+            .subquery("candidates"))
+
+
+def _pairs(store: Store, level: str, window: float, filters: SpreadFilter,
+           items: Any = None, neighbours: int = MAX_NEIGHBOURS) -> Any:
+    """Co-posting sighting pairs: lo/hi account, their sightings and times (epoch), item,
+    delay."""
+    cand = _candidates(store, level, window, filters, items)
+    order = {"partition_by": cand.c.pk, "order_by": (cand.c.ts, cand.c.sid)}
     leads: list[Any] = []
     for k in range(1, neighbours + 1):
-        leads += [func.lead(base.c.acc, k).over(**order).label(f"a{k}"),
-                  func.lead(base.c.sid, k).over(**order).label(f"s{k}"),
-                  func.lead(base.c.ts, k).over(**order).label(f"ts{k}")]
-    ordered = select(base.c.pk, base.c.acc, base.c.sid, base.c.ts, *leads).subquery("ordered")
-    t0 = epoch(ordered.c.ts, dialect)
-    near = (select(ordered.c.pk, ordered.c.acc, ordered.c.sid, t0.label("t"),
-                   *[c for k in range(1, neighbours + 1)
-                     for c in (ordered.c[f"a{k}"], ordered.c[f"s{k}"],
-                               epoch(ordered.c[f"ts{k}"], dialect).label(f"t{k}"))])
-            .where(epoch(ordered.c.ts1, dialect) - t0 <= window)
-            .cte("near"))
+        leads += [func.lead(cand.c.acc, k).over(**order).label(f"a{k}"),
+                  func.lead(cand.c.sid, k).over(**order).label(f"s{k}"),
+                  func.lead(cand.c.t, k).over(**order).label(f"t{k}")]
+    near = select(cand.c.pk, cand.c.acc, cand.c.sid, cand.c.t, *leads).cte("near")
     item = (-near.c.pk) if level == "media" else near.c.pk
     parts = []
     for k in range(1, neighbours + 1):
@@ -101,6 +150,7 @@ def _pairs(store: Store, level: str, window: float, filters: SpreadFilter,
             case((lower, near.c.t), else_=t).label("t_lo"),
             case((lower, t), else_=near.c.t).label("t_hi"),
             item.label("item"),
+            (t - near.c.t).label("delay"),
         ).where(a.is_not(None), a != near.c.acc, t - near.c.t <= window))
     return union_all(*parts)
 
@@ -109,7 +159,6 @@ def _timed_sightings(store: Store, level: str, filters: SpreadFilter) -> Select[
     dialect = store.dialect
     stmt = (select(S.id.label("sid"), S.account_id.label("acc"), item_key(level).label("item"),
                    epoch(S.posted_at, dialect).label("t"))
-            .select_from(S).outerjoin(FM, FM.media_id == S.media_id)
             .where(S.account_id.is_not(None), S.posted_at.is_not(None)))
     return apply_filters(stmt, filters, dialect, S.posted_at)
 
@@ -128,29 +177,6 @@ class EdgeRow:
     mean_delay: float
 
 
-def co_posting_edges(store: Store, level: str, window: float, min_repetitions: int,
-                     filters: SpreadFilter) -> list[EdgeRow]:
-    """Account pairs with at least ``min_repetitions`` co-posts (each side's distinct sightings)."""
-    p = _pairs(store, level, window, filters).cte("pairs")
-    # a pair needs at least min_repetitions pairs of sightings before its distinct sightings
-    # are worth counting: a cheap hashed count first, the distinct counts on the few candidates
-    candidates = (select(p.c.lo, p.c.hi).group_by(p.c.lo, p.c.hi)
-                  .having(func.count() >= min_repetitions).subquery("candidates"))
-    n_lo, n_hi = func.count(func.distinct(p.c.s_lo)), func.count(func.distinct(p.c.s_hi))
-    stmt = (select(p.c.lo, p.c.hi, n_lo, n_hi, func.count(), func.count(func.distinct(p.c.item)),
-                   func.min(p.c.t_lo), func.max(p.c.t_lo),
-                   func.avg(func.abs(p.c.t_hi - p.c.t_lo)))
-            .select_from(p.join(candidates, and_(candidates.c.lo == p.c.lo,
-                                                 candidates.c.hi == p.c.hi)))
-            .group_by(p.c.lo, p.c.hi)
-            .having(and_(n_lo >= min_repetitions, n_hi >= min_repetitions)))
-    with store.session() as session:
-        analytic(session, store.dialect)
-        return [EdgeRow(int(lo), int(hi), int(min(a, b)), int(n), int(items), float(first),
-                        float(last), float(delay))
-                for lo, hi, a, b, n, items, first, last, delay in session.execute(stmt)]
-
-
 @dataclass(frozen=True)
 class PairRow:
     """One co-posting event: two sightings of the same item by two accounts, close in time."""
@@ -164,18 +190,190 @@ class PairRow:
     t_hi: float
 
 
+def _pairs_table(name: str = "copost_scratch") -> Table:
+    """A temporary table for co-posting pairs (private to the connection)."""
+    return Table(
+        name, MetaData(),
+        Column("lo", BigInteger), Column("hi", BigInteger), Column("s_lo", BigInteger),
+        Column("s_hi", BigInteger), Column("t_lo", Float), Column("t_hi", Float),
+        Column("item", BigInteger), Column("delay", Float),
+        prefixes=["TEMPORARY"],
+    )
+
+
+class CoPosts:
+    """The co-posting pairs of one analysis: the stored pairs (``co_posts``), or the pairs found
+    for this query in a temporary table."""
+
+    def __init__(self, session: Session, level: str, window: float, filters: SpreadFilter,
+                 table: Table | None = None) -> None:
+        self.session = session
+        self.level, self.window, self.filters = level, window, filters
+        self.table = table
+        self.stored = table is None
+
+    def _stored(self, min_repetitions: int | None = None,
+                accounts: list[int] | None = None) -> Select[Any]:
+        stmt = (select(CP.lo, CP.hi, CP.s_lo, CP.s_hi, CP.t_lo, CP.t_hi, CP.item)
+                .where(CP.level == self.level, CP.delay <= self.window))
+        if min_repetitions is not None and min_repetitions > 1:
+            # only account pairs with enough stored pairs (at the widest window, over all
+            # time) can have enough in this query: a few thousand of the many pairs
+            linked = (select(CL.lo, CL.hi).where(CL.level == self.level,
+                                                CL.pairs >= min_repetitions)
+                      .subquery("linked"))
+            stmt = stmt.join(linked, and_(linked.c.lo == CP.lo, linked.c.hi == CP.hi))
+        if accounts is not None:
+            stmt = stmt.where(CP.lo.in_(accounts), CP.hi.in_(accounts))
+        if self.filters.since is not None:
+            since = self.filters.since.timestamp()
+            stmt = stmt.where(CP.t_lo >= since, CP.t_hi >= since)
+        if self.filters.until is not None:
+            until = self.filters.until.timestamp()
+            stmt = stmt.where(CP.t_lo < until, CP.t_hi < until)
+        return stmt
+
+    def edges(self, min_repetitions: int) -> list[EdgeRow]:
+        """Account pairs with at least ``min_repetitions`` co-posts (each side's distinct
+        sightings)."""
+        p: Any = (self._stored(min_repetitions).cte("pairs") if self.table is None
+                  else self.table)
+        # a pair needs at least min_repetitions pairs of sightings before its distinct sightings
+        # are worth counting: a cheap hashed count first, the distinct counts on the candidates
+        candidates = (select(p.c.lo, p.c.hi).group_by(p.c.lo, p.c.hi)
+                      .having(func.count() >= min_repetitions).subquery("candidates"))
+        n_lo, n_hi = func.count(func.distinct(p.c.s_lo)), func.count(func.distinct(p.c.s_hi))
+        stmt = (select(p.c.lo, p.c.hi, n_lo, n_hi, func.count(),
+                       func.count(func.distinct(p.c.item)), func.min(p.c.t_lo),
+                       func.max(p.c.t_lo), func.avg(func.abs(p.c.t_hi - p.c.t_lo)))
+                .select_from(p.join(candidates, and_(candidates.c.lo == p.c.lo,
+                                                     candidates.c.hi == p.c.hi)))
+                .group_by(p.c.lo, p.c.hi)
+                .having(and_(n_lo >= min_repetitions, n_hi >= min_repetitions)))
+        return [EdgeRow(int(lo), int(hi), int(min(a, b)), int(n), int(items), float(first),
+                        float(last), float(delay))
+                for lo, hi, a, b, n, items, first, last, delay in self.session.execute(stmt)]
+
+    def events(self, accounts: list[int], limit: int) -> list[PairRow]:
+        """The co-posting events among ``accounts`` (both sides in the list), earliest first."""
+        if not accounts:
+            return []
+        if self.table is None:
+            p: Any = self._stored(accounts=accounts).subquery("pairs")
+        else:
+            p = (select(self.table).where(self.table.c.lo.in_(accounts),
+                                          self.table.c.hi.in_(accounts)).subquery("pairs"))
+        stmt = (select(p.c.item, p.c.lo, p.c.hi, p.c.s_lo, p.c.s_hi, p.c.t_lo, p.c.t_hi)
+                .order_by(p.c.t_lo, p.c.lo, p.c.hi, p.c.s_lo, p.c.s_hi).limit(limit))
+        return [PairRow(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), float(r[5]),
+                        float(r[6])) for r in self.session.execute(stmt)]
+
+
+def _use_stored(window: float, filters: SpreadFilter) -> bool:
+    """Stored pairs answer windows up to STORED_WINDOW with at most a time range; a platform
+    (or account) filter changes which sightings are neighbours, so it runs live."""
+    return window <= STORED_WINDOW and not filters.platform and not filters.account
+
+
+def _upsert(session: Session, table: Any, index: list[str], values: Select[Any],
+            add: str) -> None:
+    """INSERT ... SELECT, adding column ``add`` to the existing row on a key conflict."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(table).from_select([c.name for c in values.selected_columns], values)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=index, set_={add: getattr(table.c, add) + stmt.excluded[add]}))
+
+
+def refresh_co_posts(session: Session, store: Store, level: str) -> int:
+    """Recompute the stored pairs (and the per-account-pair counts) of the stale items of
+    ``level``; returns how many items were stale.
+
+    The stale items' pairs are found again into a temporary table and compared with the stored
+    ones: only the pairs that appeared or went away are written, so a new sighting in a large
+    family costs one pass over that family, not a rewrite of its pairs.
+    """
+    if store.dialect == "postgresql":
+        # writers marking items stale wait until the pairs are recomputed and the marks gone
+        session.execute(text("LOCK TABLE co_post_stale IN SHARE ROW EXCLUSIVE MODE"))
+    stale = select(St.item).where(St.level == level)
+    count = session.scalar(select(func.count()).select_from(stale.subquery())) or 0
+    if not count:
+        return 0
+    found = _pairs_table("copost_found")
+    found.create(session.connection())
+    session.execute(found.insert().from_select(
+        [c.name for c in found.columns],
+        _pairs(store, level, STORED_WINDOW, SpreadFilter(), stale.subquery("stale"))))
+    if store.dialect == "postgresql":
+        session.execute(text("ANALYZE copost_found"))
+    f = found.c
+    still_found = (select(f.s_lo).where(f.s_lo == CP.s_lo, f.s_hi == CP.s_hi, f.item == CP.item)
+                   .exists())
+    gone = and_(CP.level == level, CP.item.in_(stale), ~still_found)
+    stored = (select(CP.s_lo).where(CP.level == level, CP.s_lo == f.s_lo, CP.s_hi == f.s_hi,
+                                    CP.item == f.item).exists())
+    deltas = union_all(select(CP.lo, CP.hi, literal(-1).label("d")).where(gone),
+                       select(f.lo, f.hi, literal(1).label("d")).where(~stored)).subquery("d")
+    _upsert(session, CL.__table__, ["level", "lo", "hi"],
+            select(literal(level, String(8)).label("level"), deltas.c.lo, deltas.c.hi,
+                   func.sum(deltas.c.d).label("pairs"))
+            .where(deltas.c.d != 0).group_by(deltas.c.lo, deltas.c.hi)
+            .having(func.sum(deltas.c.d) != 0), "pairs")
+    session.execute(delete(CP).where(gone).execution_options(synchronize_session=False))
+    session.execute(insert(CP).from_select(
+        ["level", "lo", "hi", "s_lo", "s_hi", "t_lo", "t_hi", "item", "delay"],
+        select(literal(level, String(8)), f.lo, f.hi, f.s_lo, f.s_hi, f.t_lo, f.t_hi, f.item,
+               f.delay).where(~stored)))
+    session.execute(delete(CL).where(CL.level == level, CL.pairs <= 0))
+    session.execute(delete(St).where(St.level == level))
+    found.drop(session.connection())
+    return int(count)
+
+
+@contextmanager
+def co_posts(store: Store, level: str, window: float, filters: SpreadFilter,
+             stored: bool | None = None) -> Iterator[CoPosts]:
+    """The co-posting pairs for one analysis (one transaction): the stored pairs (stale items
+    recomputed first) when they can answer it, else found now into a temporary table
+    (``stored`` forces the choice; the stored pairs cannot answer every query)."""
+    item_key(level)  # checks the level
+    if stored is None:
+        stored = _use_stored(window, filters)
+    elif stored and not _use_stored(window, filters):
+        raise BadInput("the stored co-posting pairs cannot answer this query")
+    with store.session() as session:
+        analytic(session, store.dialect)
+        if stored:
+            refresh_co_posts(session, store, level)
+            yield CoPosts(session, level, window, filters)
+            return
+        table = _pairs_table()
+        table.create(session.connection())
+        session.execute(table.insert().from_select(
+            [c.name for c in table.columns], _pairs(store, level, window, filters)))
+        try:
+            yield CoPosts(session, level, window, filters, table)
+        finally:
+            table.drop(session.connection())
+
+
+def co_posting_edges(store: Store, level: str, window: float, min_repetitions: int,
+                     filters: SpreadFilter) -> list[EdgeRow]:
+    """Account pairs with at least ``min_repetitions`` co-posts (each side's distinct sightings)."""
+    with co_posts(store, level, window, filters) as found:
+        return found.edges(min_repetitions)
+
+
 def co_posting_events(store: Store, level: str, window: float, accounts: list[int],
                       filters: SpreadFilter, limit: int) -> list[PairRow]:
     """The co-posting events among ``accounts`` (both sides in the list), earliest first."""
     if not accounts:
         return []
-    p = _pairs(store, level, window, filters, accounts).subquery("pairs")
-    stmt = (select(p.c.item, p.c.lo, p.c.hi, p.c.s_lo, p.c.s_hi, p.c.t_lo, p.c.t_hi)
-            .order_by(p.c.t_lo, p.c.lo, p.c.hi, p.c.s_lo, p.c.s_hi).limit(limit))
-    with store.session() as session:
-        analytic(session, store.dialect)
-        return [PairRow(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), float(r[5]),
-                        float(r[6])) for r in session.execute(stmt)]
+    with co_posts(store, level, window, filters) as found:
+        return found.events(accounts, limit)
 
 
 def first_share_delays(store: Store, level: str, filters: SpreadFilter) -> list[float]:

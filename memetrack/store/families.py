@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session
 
 from memetrack.errors import Conflict, NotFound
 from memetrack.records import Family, FamilyMember
+from memetrack.store.coposts import (
+    mark_all_stale,
+    mark_media_stale,
+    mark_stale,
+    sighting_items,
+)
 from memetrack.store.models import (
+    CoPostLinkRow,
+    CoPostRow,
     FamilyMemberRow,
     FamilyRow,
     FeatureRow,
@@ -20,8 +28,10 @@ from memetrack.store.models import (
     MediaRow,
     RejectedMatchRow,
     SampleRow,
+    SightingRow,
     VariantRow,
 )
+from memetrack.store.store import item_keys
 
 if TYPE_CHECKING:
     from memetrack.store.store import Store
@@ -158,6 +168,7 @@ class FamilyRepo:
                                         variant_id=variant.id, kind="representative", score=1.0,
                                         evidence=json.dumps(evidence or {}), created_at=now))
             session.flush()
+            _sync_sightings(session, representative_media_id)
             return self._record(session, fam)
 
     @staticmethod
@@ -192,6 +203,7 @@ class FamilyRepo:
             session.add(row)
             fam.updated_at = now
             session.flush()
+            _sync_sightings(session, media_id)
             return _member(row)
 
     def rename(self, family_id: int, *, name: str | None = None,
@@ -223,6 +235,10 @@ class FamilyRepo:
                         .values(family_id=into.id))
         session.execute(update(FamilyMemberRow).where(FamilyMemberRow.family_id == src.id)
                         .values(family_id=into.id))
+        session.execute(update(SightingRow).where(SightingRow.family_key == src.id)
+                        .values(family_key=into.id)
+                        .execution_options(synchronize_session=False))
+        mark_stale(session, [("family", src.id), ("family", into.id)])
         session.execute(update(FamilyMemberRow)
                         .where(FamilyMemberRow.media_id == src.representative_media_id,
                                FamilyMemberRow.family_id == into.id)
@@ -258,6 +274,7 @@ class FamilyRepo:
         variant_id = row.variant_id
         session.delete(row)
         session.flush()
+        _sync_sightings(session, row.media_id)
         if variant_id is not None:
             variant = session.get(VariantRow, variant_id)
             left = session.scalars(select(FamilyMemberRow.media_id)
@@ -302,6 +319,17 @@ class FamilyRepo:
                 | FamilyMemberRow.family_id.not_in(shells)))
             session.execute(delete(VariantRow).where(VariantRow.id.not_in(
                 select(FamilyMemberRow.variant_id).where(FamilyMemberRow.variant_id.is_not(None)))))
+            # the sightings of media left without a family stand for their media again
+            kept = select(FamilyMemberRow.media_id)
+            session.execute(update(SightingRow)
+                            .where(SightingRow.family_key > 0, SightingRow.media_id.not_in(kept))
+                            .values(family_key=-SightingRow.media_id,
+                                    variant_key=-SightingRow.media_id)
+                            .execution_options(synchronize_session=False))
+            # and every family and variant's co-posting pairs are recomputed
+            for model in (CoPostRow, CoPostLinkRow):
+                session.execute(delete(model).where(model.level.in_(("family", "variant"))))
+            mark_all_stale(session, ("family", "variant"))
 
     def settle(self) -> None:
         """After a rebuild: re-apply analysts' merges, and let each family left empty resolve to
@@ -376,6 +404,17 @@ class FamilyRepo:
         with self.store.session() as session:
             row = session.get(SampleRow, media_id)
             return None if row is None else bytes(row.data)
+
+
+def _sync_sightings(session: Session, media_id: int) -> None:
+    """Copy a media's (new) membership onto its sightings' item keys; the items it leaves and
+    joins need their co-posting pairs recomputed."""
+    mark_media_stale(session, media_id)
+    family_key, variant_key = item_keys(session, media_id)
+    mark_stale(session, sighting_items(media_id, family_key, variant_key)[:2])
+    session.execute(update(SightingRow).where(SightingRow.media_id == media_id)
+                    .values(family_key=family_key, variant_key=variant_key)
+                    .execution_options(synchronize_session=False))
 
 
 def _member(row: FamilyMemberRow) -> FamilyMember:

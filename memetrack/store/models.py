@@ -103,12 +103,25 @@ class HashRow(Base):
     quality: Mapped[int] = mapped_column(Integer)
 
 
+# columns the item-key indexes of ``sightings`` carry (PostgreSQL INCLUDE), so that spread
+# reports and coordination queries read them with index-only scans
+SPREAD_COLUMNS = ["id", "account_id", "platform_id", "media_id", "collected_at", "variant_key"]
+
+
+COPOST_COLUMNS = ["s_lo", "s_hi", "t_lo", "t_hi", "item", "delay"]
+
+
 class SightingRow(Base):
     __tablename__ = "sightings"
     __table_args__ = (
         Index("ix_sightings_media_posted", "media_id", "posted_at"),
         Index("ix_sightings_account_posted", "account_id", "posted_at"),
         Index("ix_sightings_platform_posted", "platform_id", "posted_at"),
+        # the item keys in time order, covering what spread reports and coordination read
+        Index("ix_sightings_family_key_posted", "family_key", "posted_at",
+              postgresql_include=SPREAD_COLUMNS),
+        Index("ix_sightings_variant_key_posted", "variant_key", "posted_at",
+              postgresql_include=SPREAD_COLUMNS),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
@@ -121,6 +134,10 @@ class SightingRow(Base):
     text: Mapped[str | None] = mapped_column(Text)
     dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # denormalised from family_members, kept in sync by every membership write: the family id
+    # (variant id) of the media, or minus the media id while it has none (it stands for itself)
+    family_key: Mapped[int | None] = mapped_column(BigInteger)
+    variant_key: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class FamilyRow(Base):
@@ -236,3 +253,47 @@ class OccurrenceRow(Base):
     score: Mapped[float] = mapped_column(Float)
     inliers: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CoPostRow(Base):
+    """A stored co-posting pair of sightings at one level (``family``, ``variant``, ``media``):
+    each sighting with the next few sightings of its item by another account at most
+    ``memetrack.store.coposts.STORED_WINDOW`` seconds later. Derived from ``sightings``;
+    an item's pairs are recomputed when :class:`StaleItemRow` marks it (new sightings,
+    membership changes), so a coordination query only aggregates pairs."""
+
+    __tablename__ = "co_posts"
+    __table_args__ = (
+        Index("ix_co_posts_level_pair", "level", "lo", "hi", postgresql_include=COPOST_COLUMNS),
+        Index("ix_co_posts_level_item", "level", "item"),
+    )
+    level: Mapped[str] = mapped_column(String(8), primary_key=True)
+    s_lo: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # sighting of account lo
+    s_hi: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # sighting of account hi
+    item: Mapped[int] = mapped_column(BigInteger)  # family/variant id, or -media id
+    lo: Mapped[int] = mapped_column(BigInteger)  # the smaller account id
+    hi: Mapped[int] = mapped_column(BigInteger)
+    t_lo: Mapped[float] = mapped_column(Float)  # epoch seconds of s_lo
+    t_hi: Mapped[float] = mapped_column(Float)
+    delay: Mapped[float] = mapped_column(Float)  # |t_hi - t_lo|
+
+
+class StaleItemRow(Base):
+    """An item whose stored co-posting pairs must be recomputed before the next query."""
+
+    __tablename__ = "co_post_stale"
+    level: Mapped[str] = mapped_column(String(8), primary_key=True)
+    item: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
+class CoPostLinkRow(Base):
+    """Per level and account pair, how many stored co-posting pairs it has (kept with
+    ``co_posts``): an account pair below ``min_repetitions`` here cannot be an edge at any
+    window, so a coordination query reads the pairs of the few linked account pairs only."""
+
+    __tablename__ = "co_post_links"
+    __table_args__ = (Index("ix_co_post_links_level_pairs", "level", "pairs"),)
+    level: Mapped[str] = mapped_column(String(8), primary_key=True)
+    lo: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hi: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    pairs: Mapped[int] = mapped_column(BigInteger)

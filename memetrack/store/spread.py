@@ -125,19 +125,23 @@ def resolve_target(store: Store, target: Target) -> tuple[Target, int | None]:
 
 
 def target_sightings(target: Target, filters: SpreadFilter, dialect: str) -> Select[Any]:
-    """The target's sightings (id, media, platform, account, time, variant key) after filters."""
+    """The target's sightings (id, media, platform, account, time, variant key) after filters.
+
+    Families and variants are selected by the sightings' denormalised item keys, so PostgreSQL
+    reads them from ``ix_sightings_family_key_posted`` (``..._variant_...``) alone.
+    """
     at = func.coalesce(S.posted_at, S.collected_at)
     stmt = (
         select(S.id.label("sid"), S.media_id.label("media_id"), S.platform_id.label("platform_id"),
-               S.account_id.label("account_id"), at.label("at"), FM.variant_id.label("variant_id"),
-               variant_key(FM.variant_id, S.media_id).label("vkey"))
+               S.account_id.label("account_id"), at.label("at"),
+               case((S.variant_key > 0, S.variant_key)).label("variant_id"),
+               S.variant_key.label("vkey"))
         .select_from(S)
-        .outerjoin(FM, FM.media_id == S.media_id)
     )
     if target.kind == "family":
-        stmt = stmt.where(FM.family_id == target.id)
+        stmt = stmt.where(S.family_key == target.id)
     elif target.kind == "variant":
-        stmt = stmt.where(FM.variant_id == target.id)
+        stmt = stmt.where(S.variant_key == target.id)
     elif target.kind == "cutout":
         stmt = stmt.where(S.media_id.in_(
             select(OccurrenceRow.media_id).where(OccurrenceRow.cutout_id == target.id)))
@@ -358,8 +362,10 @@ def list_platforms(store: Store) -> list[tuple[str, int, datetime | None, dateti
 # ------------------------------------------------------------------------------ benchmark data
 
 
-def load_synthetic(store: Store, shape: Any, columns: dict[str, Any], chunk: int = 50_000) -> None:
-    """Bulk-load a synthetic log (``memetrack.simulate.bench_columns``) into an empty store.
+def load_synthetic(store: Store, shape: Any, columns: dict[str, Any],
+                   chunk: int = 50_000) -> float:
+    """Bulk-load a synthetic log (``memetrack.simulate.bench_columns``) into an empty store;
+    returns the seconds spent computing the stored co-posting pairs.
 
     Platforms, accounts, media (fake hashes), families, variants, family members and sightings
     are written with explicit ids (1-based: media ``m`` gets id ``m + 1``); PostgreSQL uses COPY.
@@ -395,11 +401,14 @@ def load_synthetic(store: Store, shape: Any, columns: dict[str, Any], chunk: int
         for i in range(len(media)):
             a = int(account[i])
             when = datetime.fromtimestamp(start + float(t[i]), UTC)
-            yield (i + 1, int(media[i]) + 1, a % shape.platforms + 1, a + 1, f"p{i + 1}", when,
-                   when, f"{i + 1:064x}", now)
+            m = int(media[i])
+            yield (i + 1, m + 1, a % shape.platforms + 1, a + 1, f"p{i + 1}", when,
+                   when, f"{i + 1:064x}", now, m // shape.media_per_family + 1,
+                   m // per_variant + 1)
 
     tables["sightings"] = (["id", "media_id", "platform_id", "account_id", "post_id",
-                            "posted_at", "collected_at", "dedupe_key", "created_at"], sightings)
+                            "posted_at", "collected_at", "dedupe_key", "created_at",
+                            "family_key", "variant_key"], sightings)
     if store.dialect == "postgresql":
         raw = store.engine.raw_connection()
         try:
@@ -413,13 +422,18 @@ def load_synthetic(store: Store, shape: Any, columns: dict[str, Any], chunk: int
                         " max(posted_at) l FROM sightings GROUP BY account_id) c "
                         "WHERE c.account_id = accounts.id")
             raw.commit()
+        finally:
+            raw.close()
+        pairs_seconds = build_co_posts(store)
+        raw = store.engine.raw_connection()
+        try:
             driver = raw.driver_connection
             driver.autocommit = True
             driver.execute("VACUUM ANALYZE")
             driver.autocommit = False
         finally:
             raw.close()
-        return
+        return pairs_seconds
     from sqlalchemy import column as sql_column
     from sqlalchemy import table as sql_table
 
@@ -439,8 +453,30 @@ def load_synthetic(store: Store, shape: Any, columns: dict[str, Any], chunk: int
             "s.account_id = accounts.id), first_seen_at = (SELECT min(posted_at) FROM sightings s"
             " WHERE s.account_id = accounts.id), last_seen_at = (SELECT max(posted_at) FROM "
             "sightings s WHERE s.account_id = accounts.id)")
+    pairs_seconds = build_co_posts(store)
+    with store.engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
+    return pairs_seconds
+
+
+def build_co_posts(store: Store) -> float:
+    """Compute every stored co-posting pair (after a bulk load that bypassed ``Store``);
+    returns the seconds it took."""
+    import time
+
+    from memetrack.store.coordination import refresh_co_posts
+    from memetrack.store.coposts import LEVELS, mark_all_stale
+
+    started = time.monotonic()
+    with store.session() as session:
+        mark_all_stale(session)
+    for level in LEVELS:
+        with store.session() as session:
+            analytic(session, store.dialect)
+            refresh_co_posts(session, store, level)
+    return time.monotonic() - started
 
 
 __all__ = ["spread_report", "list_accounts", "list_platforms", "resolve_target",
-           "target_sightings", "epoch", "floor_div", "bind_time", "utc", "load_synthetic"]
+           "target_sightings", "epoch", "floor_div", "bind_time", "utc", "load_synthetic",
+           "build_co_posts"]

@@ -25,8 +25,10 @@ from memetrack.records import (
     StoredHash,
 )
 from memetrack.store import migrate
+from memetrack.store.coposts import mark_stale, sighting_items
 from memetrack.store.models import (
     AccountRow,
+    FamilyMemberRow,
     HashRow,
     IndexFileRow,
     MediaRow,
@@ -94,9 +96,11 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        from memetrack.store.cutouts import CutoutRepo
         from memetrack.store.families import FamilyRepo
 
         self.families = FamilyRepo(self)
+        self.cutouts = CutoutRepo(self)
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
@@ -229,6 +233,9 @@ class Store:
             url=sighting.url, posted_at=sighting.posted_at, collected_at=sighting.collected_at,
             text=sighting.text, dedupe_key=key, created_at=_now(),
         )
+        row.family_key, row.variant_key = item_keys(session, media_id)
+        if row.account_id is not None and row.posted_at is not None:  # it can co-post
+            mark_stale(session, sighting_items(media_id, row.family_key, row.variant_key))
         session.add(row)
         session.flush()
         return self._sighting(session, row, platform.name,
@@ -377,6 +384,15 @@ class Store:
         with self.session() as session:
             rows = session.execute(stmt).all()
         return HashBatch([r[0] for r in rows], [r[1] for r in rows], [bytes(r[2]) for r in rows])
+
+
+def item_keys(session: Session, media_id: int) -> tuple[int, int]:
+    """(family key, variant key) of a media's sightings: its family (variant) id, or minus the
+    media id while it has none (``sightings.family_key``/``variant_key``)."""
+    member = session.get(FamilyMemberRow, media_id)
+    if member is None:
+        return -media_id, -media_id
+    return member.family_id, (member.variant_id if member.variant_id is not None else -media_id)
 
 
 def _touch(row: PlatformRow | AccountRow, when: datetime | None) -> None:

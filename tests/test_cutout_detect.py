@@ -1,0 +1,195 @@
+"""Cut-out detection: representation, a mirrored paste, captions and JPEG, nothing found."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from memetrack.config import CutoutSettings
+from memetrack.cutout_detect import (
+    ALGORITHM,
+    VERSION,
+    CutoutDetector,
+    CutoutRepresentation,
+    polygon_iou,
+)
+from memetrack.evaluation.variants import composite_cutout
+from memetrack.index.cutout_index import CutoutIndex
+from tests.imagegen import scene
+
+
+def cutout_rgba(seed: int, width: int = 300, height: int = 360, hidden: int = 0) -> np.ndarray:
+    """A textured picture under an irregular blob mask; ``hidden`` fills transparent pixels."""
+    rgb = scene(seed, width, height)
+    mask = np.zeros((height, width), np.uint8)
+    cv2.ellipse(mask, (width // 2, height // 2), (width // 2 - 10, height // 2 - 20), 0, 0, 360,
+                255, -1)
+    cv2.circle(mask, (width // 3, height // 5), width // 5, 255, -1)
+    rgb[mask == 0] = hidden
+    return np.dstack([rgb, mask])
+
+
+def background(seed: int, width: int = 720, height: int = 540) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    base = cv2.resize(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8), (width, height),
+                      interpolation=cv2.INTER_CUBIC)
+    for _ in range(30):
+        c = tuple(int(v) for v in rng.integers(0, 256, 3))
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        cv2.rectangle(base, (x, y), (x + int(rng.integers(10, 60)), y + int(rng.integers(10, 60))),
+                      c, -1)
+    return Image.fromarray(base)
+
+
+def paste(seed: int, cut: np.ndarray, **kwargs: object):  # type: ignore[no-untyped-def]
+    options = {"size_frac": 0.45, "mirror": False, "caption": False, "jpeg_quality": None}
+    options.update(kwargs)
+    return composite_cutout(background(seed), Image.fromarray(cut, "RGBA"), random.Random(seed),
+                            **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def detector() -> CutoutDetector:
+    det = CutoutDetector(CutoutSettings())
+    for i in range(4):
+        det.add(i + 1, det.represent(cutout_rgba(100 + i)))
+    return det
+
+
+def test_representation_round_trip_is_versioned() -> None:
+    rep = CutoutDetector().represent(cutout_rgba(1))
+    back = CutoutRepresentation.unpack(rep.pack())
+    assert (back.algorithm, back.version) == (ALGORITHM, VERSION)
+    assert (back.width, back.height) == (rep.width, rep.height)
+    assert np.array_equal(back.features.descriptors, rep.features.descriptors)
+    assert np.array_equal(back.mirrored_features.points, rep.mirrored_features.points)
+    assert np.array_equal(back.thumb, rep.thumb) and np.array_equal(back.thumb_mask, rep.thumb_mask)
+    assert len(rep.features) > 50 and len(rep.mirrored_features) > 50
+
+
+def test_hidden_pixels_do_not_change_the_representation() -> None:
+    det = CutoutDetector()
+    a = det.represent(cutout_rgba(2, hidden=0))
+    b = det.represent(cutout_rgba(2, hidden=255))
+    assert np.array_equal(a.features.descriptors, b.features.descriptors)
+    assert np.array_equal(a.thumb, b.thumb)
+
+
+def test_keypoints_lie_inside_the_mask() -> None:
+    cut = cutout_rgba(3)
+    rep = CutoutDetector().represent(cut)
+    mask = cut[:, :, 3] > 0  # the bounding box is the whole image here, less a margin
+    ys, xs = np.nonzero(mask)
+    crop = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    k = crop.shape[1] / rep.width
+    pts = np.clip((rep.features.points * k).astype(int), 0, np.array(crop.shape[::-1]) - 1)
+    assert crop[pts[:, 1], pts[:, 0]].all()
+
+
+def test_plain_paste_is_found_where_it_is(detector: CutoutDetector) -> None:
+    comp = paste(1, cutout_rgba(101), size_frac=0.4)
+    found = detector.detect(np.asarray(comp.image))
+    assert [d.cutout_id for d in found] == [2]
+    d = found[0]
+    assert not d.mirrored and d.inliers >= 8 and 0 < d.score <= 1
+    assert polygon_iou(d.quad, comp.quad) > 0.85
+    assert abs(d.scale - comp.scale) < 0.05
+    assert np.allclose(d.quad[0], comp.quad[0], atol=8)  # the cut-out's own top-left corner
+
+
+def test_mirrored_paste_is_found_with_a_correct_quad(detector: CutoutDetector) -> None:
+    comp = paste(2, cutout_rgba(102), size_frac=0.5, mirror=True)
+    found = detector.detect(np.asarray(comp.image))
+    assert [d.cutout_id for d in found] == [3]
+    d = found[0]
+    assert d.mirrored
+    assert polygon_iou(d.quad, comp.quad) > 0.85
+    # the cut-out's top-left corner landed on the right of the pasted box
+    assert np.allclose(d.quad[0], comp.quad[0], atol=8)
+    assert d.quad[0][0] > d.quad[1][0]
+
+
+def test_paste_under_a_caption_and_jpeg_is_found(detector: CutoutDetector) -> None:
+    comp = paste(3, cutout_rgba(103), size_frac=0.3, caption=True, jpeg_quality=60)
+    found = detector.detect(np.asarray(comp.image))
+    assert 4 in [d.cutout_id for d in found]
+    best = next(d for d in found if d.cutout_id == 4)
+    assert polygon_iou(best.quad, comp.quad) > 0.8
+
+
+def test_small_paste_is_found(detector: CutoutDetector) -> None:
+    comp = paste(4, cutout_rgba(100), size_frac=0.22, jpeg_quality=80)
+    found = detector.detect(np.asarray(comp.image))
+    assert [d.cutout_id for d in found] == [1]
+
+
+def test_image_without_a_cutout_returns_none(detector: CutoutDetector) -> None:
+    assert detector.detect(np.asarray(background(5))) == []
+    unregistered = paste(6, cutout_rgba(555), size_frac=0.5)
+    assert detector.detect(np.asarray(unregistered.image)) == []
+    assert CutoutDetector().detect(np.asarray(background(5))) == []
+
+
+def test_removed_cutout_is_no_longer_found() -> None:
+    det = CutoutDetector()
+    det.add(7, det.represent(cutout_rgba(107)))
+    comp = paste(7, cutout_rgba(107))
+    assert [d.cutout_id for d in det.detect(np.asarray(comp.image))] == [7]
+    det.remove(7)
+    assert det.detect(np.asarray(comp.image)) == [] and len(det) == 0
+
+
+def test_quads_are_in_the_given_image_pixels(detector: CutoutDetector) -> None:
+    comp = paste(8, cutout_rgba(101), size_frac=0.4)
+    big = comp.image.resize((comp.image.width * 2, comp.image.height * 2))
+    found = detector.detect(np.asarray(big))
+    assert found and polygon_iou(found[0].quad, comp.quad * 2) > 0.85
+
+
+def test_polygon_iou() -> None:
+    a = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], np.float32)
+    assert polygon_iou(a, a) == pytest.approx(1.0)
+    assert polygon_iou(a, a + [5, 0]) == pytest.approx(1 / 3)
+    assert polygon_iou(a, a[[1, 0, 3, 2]]) == pytest.approx(1.0)  # orientation does not matter
+    assert polygon_iou(a, a + [20, 0]) == 0.0
+
+
+def test_index_votes_go_to_the_distinctive_group() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (50, 32), dtype=np.uint8)
+    b = rng.integers(0, 256, (50, 32), dtype=np.uint8)
+    index = CutoutIndex(ivf_min_rows=10_000)
+    index.add(10, 5, a)
+    index.add(11, 5, a[:, ::-1])  # another orientation of group 5
+    index.add(20, 6, b)
+    votes = index.search(a[:20], k=4, max_distance=40, ratio=0.8)
+    assert votes[0].ref_id == 10 and votes[0].votes == 20
+    assert sorted(votes[0].pairs[:, 1].tolist()) == list(range(20))
+    assert all(v.group == 5 for v in votes)
+    index.remove(10)
+    assert [v.ref_id for v in index.search(a[:20], k=4, max_distance=40)] == []
+
+
+def test_ivf_index_agrees_with_exact_search() -> None:
+    rng = np.random.default_rng(1)
+    refs = [rng.integers(0, 256, (400, 32), dtype=np.uint8) for _ in range(60)]
+    exact, ivf = CutoutIndex(ivf_min_rows=10**9), CutoutIndex(ivf_min_rows=1000, nprobe=64)
+    for i, desc in enumerate(refs):
+        exact.add(i, i, desc)
+        ivf.add(i, i, desc)
+    noisy = refs[7][:60].copy()
+    noisy[:, :2] ^= 0x11  # a few flipped bits
+    assert exact.search(noisy)[0].ref_id == 7
+    assert ivf.search(noisy)[0].ref_id == 7
+
+
+def test_encoded_png_round_trip_keeps_the_mask() -> None:
+    buf = io.BytesIO()
+    Image.fromarray(cutout_rgba(9), "RGBA").save(buf, "PNG")
+    with Image.open(io.BytesIO(buf.getvalue())) as im:
+        assert np.asarray(im)[:, :, 3].min() == 0
