@@ -125,6 +125,17 @@ def resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(pixels, size, interpolation=interp)
 
 
+def fit(pixels: np.ndarray, side: int) -> np.ndarray:
+    """``pixels`` shrunk (area averaging) so that the longer side is at most ``side``; unchanged
+    when already small enough. The one shared helper for every stage that works at a fixed size."""
+    h, w = pixels.shape[:2]
+    if max(h, w) <= side:
+        return pixels
+    k = side / max(h, w)
+    return cv2.resize(pixels, (max(1, round(w * k)), max(1, round(h * k))),
+                      interpolation=cv2.INTER_AREA)
+
+
 def _to_rgb_alpha(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     mode = im.mode
     if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):

@@ -20,7 +20,7 @@ from memetrack import families as fam
 from memetrack.config import Settings
 from memetrack.errors import BadHash, MemetrackError, NotFound, NotReady
 from memetrack.hashing import PDQ, PHASH, PerceptualHash, compute_all, pdq_query_set
-from memetrack.imageio import load_image, read_capped
+from memetrack.imageio import fit, load_image, read_capped
 from memetrack.index.hashes import HashIndexes, set_threads
 from memetrack.manifest import ManifestError, read_manifest
 from memetrack.matcher import TemplateMatcher
@@ -55,17 +55,6 @@ class AnalyzeParams:
         return cls(s.max_image_bytes, s.max_image_pixels, s.decode_max_side, s.store_samples)
 
 
-def _fit(rgb: np.ndarray, side: int) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    if max(h, w) <= side:
-        return rgb
-    import cv2
-
-    scale = side / max(h, w)
-    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
-                      interpolation=cv2.INTER_AREA)
-
-
 def analyze_bytes(data: bytes, params: AnalyzeParams) -> MediaInput:
     """Decode once (small) and compute every stored representation. Pure: no store access.
 
@@ -76,7 +65,7 @@ def analyze_bytes(data: bytes, params: AnalyzeParams) -> MediaInput:
     image = load_image(data, max_bytes=params.max_bytes, max_pixels=params.max_pixels,
                        max_side=decode_side)
     flat = image.flattened()
-    hashes = compute_all(_fit(flat, params.max_side))
+    hashes = compute_all(fit(flat, params.max_side))
     sample = fam.encode_sample(image.rgb, image.alpha)[0] if params.samples else None
     return MediaInput(
         sha256=hashlib.sha256(data).hexdigest(), format=image.format, width=image.width,
@@ -272,7 +261,7 @@ class Memetrack(CutoutsMixin):
         image = load_image(data, max_bytes=self.params.max_bytes,
                            max_pixels=self.params.max_pixels, max_side=side)
         full = image.flattened()
-        flat = _fit(full, self.params.max_side)
+        flat = fit(full, self.params.max_side)
         hashes = compute_all(flat)
         queries: dict[str, list[tuple[str, PerceptualHash]]] = {
             "phash": [("original", hashes["phash"].hash)]}
@@ -291,7 +280,7 @@ class Memetrack(CutoutsMixin):
         """Template families whose representative verifiably matches the image; regions are in
         ``original_size`` pixels when given."""
         hits = []
-        pixels = _fit(rgb, self.settings.matcher.view_max_side)
+        pixels = fit(rgb, self.settings.matcher.view_max_side)
         scale = original_size[0] / pixels.shape[1] if original_size else 1.0
         for m in self.matcher.match(pixels):
             try:

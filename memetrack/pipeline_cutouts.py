@@ -33,7 +33,7 @@ from memetrack.cutout_records import Cutout, CutoutReport, Occurrence
 from memetrack.cutouts import as_rgba, mask_signature, opaque_view, transparent_fraction
 from memetrack.errors import BadInput, NotFound, NotReady
 from memetrack.hashing import pdq
-from memetrack.imageio import load_image
+from memetrack.imageio import fit, load_image
 from memetrack.records import CutoutHit
 
 if TYPE_CHECKING:
@@ -43,17 +43,6 @@ if TYPE_CHECKING:
 
 ProgressCallback = Callable[[int, int, int], None]
 """``(media done, media total, occurrences found so far)``."""
-
-
-def _fit(rgb: np.ndarray, side: int) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    if max(h, w) <= side:
-        return rgb
-    import cv2
-
-    k = side / max(h, w)
-    return cv2.resize(rgb, (max(1, round(w * k)), max(1, round(h * k))),
-                      interpolation=cv2.INTER_AREA)
 
 
 class CutoutsMixin:
@@ -107,7 +96,7 @@ class CutoutsMixin:
     def _register_rgba(self, media_id: int, rgba: np.ndarray, name: str | None,
                        notes: str | None) -> tuple[Cutout, bool]:
         s = self.settings.cutouts
-        identity = pdq(_fit(opaque_view(rgba), 512)).hash.bits
+        identity = pdq(fit(opaque_view(rgba), 512)).hash.bits
         signature = mask_signature(rgba[:, :, 3])
         with self._cutout_lock:
             cutout, created = self.store.cutouts.register(
@@ -216,7 +205,7 @@ class CutoutsMixin:
                        original_size: tuple[int, int] | None = None) -> list[Detection]:
         """Registered cut-outs in an image, quads in ``original_size`` (width, height) pixels
         when given, else in the pixels of ``rgb``."""
-        work = _fit(rgb, self.settings.cutouts.query_side)
+        work = fit(rgb, self.settings.cutouts.query_side)
         detections = self.cutout_detector.detect(work)
         k = (original_size[0] if original_size else rgb.shape[1]) / work.shape[1]
         return [Detection(d.cutout_id, d.quad * k, d.scale, d.mirrored, d.score, d.inliers,

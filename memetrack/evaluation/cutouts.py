@@ -51,6 +51,7 @@ from memetrack.evaluation.shells import (
     split_of,
 )
 from memetrack.evaluation.variants import composite_cutout
+from memetrack.imageio import fit
 
 BUCKETS: tuple[tuple[float, float], ...] = ((0.20, 0.30), (0.30, 0.45), (0.45, 0.60))
 JPEG_QUALITIES: tuple[int | None, ...] = (None, 90, 70, 50)
@@ -112,15 +113,6 @@ def _seed_for(*parts: object) -> int:
 
 def _bucket_name(lo: float, hi: float) -> str:
     return f"{round(lo * 100)}-{round(hi * 100)} %"
-
-
-def _shrink(image: np.ndarray, side: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    if max(h, w) <= side:
-        return image
-    k = side / max(h, w)
-    return cv2.resize(image, (max(1, round(w * k)), max(1, round(h * k))),
-                      interpolation=cv2.INTER_AREA)
 
 
 def synthetic_cutout(rng: random.Random) -> np.ndarray:
@@ -237,11 +229,11 @@ def run_cutout_eval(
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     say = progress or (lambda _msg: None)
     _templates, all_cutouts = load_folder(cutouts_dir)
-    all_cutouts = [TemplateImage(c.file, c.meme, _shrink(c.rgb, CUTOUT_MAX_SIDE))
+    all_cutouts = [TemplateImage(c.file, c.meme, fit(c.rgb, CUTOUT_MAX_SIDE))
                    for c in all_cutouts]
     cut_memes = {c.meme for c in all_cutouts}
     bg_templates, _ = load_folder(backgrounds_dir or cutouts_dir)
-    backgrounds = [TemplateImage(t.file, t.meme, _shrink(t.rgb, BACKGROUND_MAX_SIDE))
+    backgrounds = [TemplateImage(t.file, t.meme, fit(t.rgb, BACKGROUND_MAX_SIDE))
                    for t in bg_templates if t.meme not in cut_memes]
     if not all_cutouts or not backgrounds:
         raise ValueError("need at least one cut-out (transparent share "

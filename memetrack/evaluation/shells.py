@@ -41,6 +41,7 @@ import pdqhash
 from PIL import Image, ImageOps
 
 from memetrack.config import MatcherSettings
+from memetrack.imageio import fit
 from memetrack.matcher import TemplateMatcher, pack_bits
 from memetrack.normalize import flatten_alpha
 
@@ -122,15 +123,6 @@ def _load_rgba(path: Path) -> np.ndarray:
         return np.asarray(im.convert("RGBA"))
 
 
-def _shrink(rgb: np.ndarray, side: int) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    if max(h, w) <= side:
-        return rgb
-    k = side / max(h, w)
-    return cv2.resize(rgb, (max(1, round(w * k)), max(1, round(h * k))),
-                      interpolation=cv2.INTER_AREA)
-
-
 def load_folder(templates_dir: str | Path) -> tuple[list[TemplateImage], list[TemplateImage]]:
     """Templates (flattened over grey) and cut-outs (RGBA) of a folder, sorted by file name."""
     templates, cutouts = [], []
@@ -140,9 +132,9 @@ def load_folder(templates_dir: str | Path) -> tuple[list[TemplateImage], list[Te
         rgba = _load_rgba(path)
         transparent = float((rgba[:, :, 3] < ALPHA_TRANSPARENT).mean())
         if CUTOUT_RANGE[0] <= transparent <= CUTOUT_RANGE[1]:
-            cutouts.append(TemplateImage(path.name, meme_of(path.name), _shrink(rgba, 512)))
+            cutouts.append(TemplateImage(path.name, meme_of(path.name), fit(rgba, 512)))
         else:
-            rgb = _shrink(flatten_alpha(rgba), TEMPLATE_MAX_SIDE)
+            rgb = fit(flatten_alpha(rgba), TEMPLATE_MAX_SIDE)
             templates.append(TemplateImage(path.name, meme_of(path.name), rgb))
     return templates, cutouts
 
@@ -274,7 +266,7 @@ class _HashBaseline:
         self.phash: list[np.ndarray] = []
 
     def add(self, ref_id: int, rgb: np.ndarray) -> None:
-        small = _shrink(rgb, 512)
+        small = fit(rgb, 512)
         bits, _q = pdqhash.compute(small)
         self.ids.append(ref_id)
         self.pdq.append(pack_bits(bits)[0])
@@ -286,7 +278,7 @@ class _HashBaseline:
         self._phash = np.stack(self.phash)
 
     def match_pdq(self, rgb: np.ndarray) -> int | None:
-        vectors, _q = pdqhash.compute_dihedral(_shrink(rgb, 512))
+        vectors, _q = pdqhash.compute_dihedral(fit(rgb, 512))
         q = pack_bits(np.asarray(vectors))
         d = np.unpackbits(np.bitwise_xor(self._pdq[:, None, :], q[None]), axis=2).sum(axis=2)
         best = d.min(axis=1)
@@ -294,7 +286,7 @@ class _HashBaseline:
         return int(self._ids[i]) if best[i] <= PDQ_BASELINE_THRESHOLD else None
 
     def match_phash(self, rgb: np.ndarray) -> int | None:
-        q = np.packbits(imagehash.phash(Image.fromarray(_shrink(rgb, 512))).hash.ravel())
+        q = np.packbits(imagehash.phash(Image.fromarray(fit(rgb, 512))).hash.ravel())
         d = np.unpackbits(np.bitwise_xor(self._phash, q[None]), axis=1).sum(axis=1)
         i = int(d.argmin())
         return int(self._ids[i]) if d[i] <= PHASH_BASELINE_THRESHOLD else None
