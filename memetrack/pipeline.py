@@ -247,6 +247,12 @@ class Memetrack(CutoutsMixin):
             self._after_ingest(result.media.id)
         return result
 
+    def _has_work_after_ingest(self) -> bool:
+        """Whether a new media needs the per-media step (families, cut-outs) at all."""
+        detector = self._cutout_detector
+        return (self.settings.assign_families or self.settings.cutouts.auto_register
+                or (detector is not None and len(detector) > 0))
+
     def _after_ingest(self, media_id: int) -> None:
         """Family assignment and cut-out detection of a newly stored media."""
         if self.settings.assign_families:
@@ -459,9 +465,12 @@ class Memetrack(CutoutsMixin):
             summary.sightings_added += result.sightings_created
             summary.sightings_known += len(rows) - result.sightings_created
         if self._matcher is not None:
-            for result in results:
-                if result.media_created:
-                    self._after_ingest(result.media.id)
+            created = [r.media.id for r in results if r.media_created]
+            if self._has_work_after_ingest():
+                for media_id in created:
+                    self._after_ingest(media_id)
+            else:
+                self.store.mark_processed(created)
         self.store.record_files([f for _m, _r, f in pending])
         pending.clear()
 

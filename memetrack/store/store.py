@@ -151,42 +151,61 @@ class Store:
         for attempt in range(3):
             try:
                 with self.session() as session:
-                    return [self._ingest_one(session, media, sightings)
-                            for media, sightings in items]
+                    return self._ingest_batch(session, items)
             except IntegrityError:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
-    def _ingest_one(
-        self, session: Session, item: MediaInput, sightings: Sequence[SightingInput]
-    ) -> IngestResult:
-        row = session.scalar(select(MediaRow).where(MediaRow.sha256 == item.sha256))
-        created = row is None
-        if row is None:
-            row = MediaRow(
-                sha256=item.sha256, format=item.format, width=item.width, height=item.height,
-                byte_size=item.byte_size, has_alpha=item.has_alpha, frames=item.frames,
-                created_at=_now(),
-            )
-            session.add(row)
-            session.flush()
-            for view, value, quality in item.hashes:
-                session.add(HashRow(media_id=row.id, algorithm=value.algorithm,
-                                    version=value.version, view=view, bits=value.bits,
-                                    quality=quality))
+    def _ingest_batch(
+        self, session: Session, items: Sequence[tuple[MediaInput, Sequence[SightingInput]]]
+    ) -> list[IngestResult]:
+        # One SELECT for the known media and batched INSERTs for the new ones (media, then their
+        # hashes and samples) instead of a round trip per row.
+        wanted = {item.sha256 for item, _s in items}
+        known = {row.sha256: row for row in session.scalars(
+            select(MediaRow).where(MediaRow.sha256.in_(wanted)))}
+        new: dict[str, tuple[MediaInput, MediaRow]] = {}
+        for item, _s in items:
+            if item.sha256 not in known and item.sha256 not in new:
+                row = MediaRow(
+                    sha256=item.sha256, format=item.format, width=item.width,
+                    height=item.height, byte_size=item.byte_size, has_alpha=item.has_alpha,
+                    frames=item.frames, created_at=_now(),
+                )
+                session.add(row)
+                new[item.sha256] = (item, row)
+        session.flush()
+        hash_rows: dict[int, list[HashRow]] = {}
+        for item, row in new.values():
+            hash_rows[row.id] = [
+                HashRow(media_id=row.id, algorithm=value.algorithm, version=value.version,
+                        view=view, bits=value.bits, quality=quality)
+                for view, value, quality in item.hashes
+            ]
+            session.add_all(hash_rows[row.id])
             if item.sample is not None:
                 fmt, (w, h) = _image_size(item.sample)
                 session.add(SampleRow(media_id=row.id, format=fmt, width=w, height=h,
                                       data=item.sample))
-        added = 0
-        out: list[Sighting] = []
-        for sighting in sightings:
-            record, was_new = self._add_sighting(session, row.id, item.sha256, sighting)
-            out.append(record)
-            added += was_new
         session.flush()
-        return IngestResult(self._media(session, row), created, tuple(out), added)
+        results: list[IngestResult] = []
+        reported: set[str] = set()
+        for item, sightings in items:
+            created = item.sha256 in new and item.sha256 not in reported
+            reported.add(item.sha256)
+            row = known[item.sha256] if item.sha256 in known else new[item.sha256][1]
+            added = 0
+            out: list[Sighting] = []
+            for sighting in sightings:
+                record, was_new = self._add_sighting(session, row.id, item.sha256, sighting)
+                out.append(record)
+                added += was_new
+            media = (self._media(session, row, hash_rows[row.id]) if row.id in hash_rows
+                     else self._media(session, row))
+            results.append(IngestResult(media, created, tuple(out), added))
+        session.flush()
+        return results
 
     def add_sightings(self, sha256: str, sightings: Sequence[SightingInput]) -> tuple[Media, int]:
         """Attach sightings to an already indexed media (by SHA-256); returns (media, added)."""
@@ -242,9 +261,11 @@ class Store:
                               account.handle if account else None), True
 
     # -- reads ---------------------------------------------------------------------------------
-    def _media(self, session: Session, row: MediaRow) -> Media:
-        hashes = session.scalars(select(HashRow).where(HashRow.media_id == row.id)
-                                 .order_by(HashRow.id)).all()
+    def _media(self, session: Session, row: MediaRow,
+               hashes: Sequence[HashRow] | None = None) -> Media:
+        if hashes is None:
+            hashes = session.scalars(select(HashRow).where(HashRow.media_id == row.id)
+                                     .order_by(HashRow.id)).all()
         return Media(
             id=row.id, sha256=row.sha256, format=row.format, width=row.width, height=row.height,
             byte_size=row.byte_size, has_alpha=row.has_alpha, frames=row.frames,
