@@ -92,7 +92,11 @@ def decode_sample_rgba(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
 
 def decode_sample(data: bytes, grey: int = 128) -> np.ndarray:
     """A stored sample as RGB, transparent pixels composited over neutral grey."""
-    rgb, alpha = decode_sample_rgba(data)
+    return over_grey(*decode_sample_rgba(data), grey=grey)
+
+
+def over_grey(rgb: np.ndarray, alpha: np.ndarray | None, grey: int = 128) -> np.ndarray:
+    """RGB with transparent pixels composited over neutral grey."""
     if alpha is None:
         return rgb
     a = alpha.astype(np.float32)[..., None] / 255.0

@@ -182,6 +182,14 @@ class TemplateMatcher:
 
     def match(self, rgb: np.ndarray) -> list[TemplateMatch]:
         """Templates found in ``rgb``, best first (empty when none passes the thresholds)."""
+        return self.match_or_represent(rgb)[0]
+
+    def match_or_represent(
+        self, rgb: np.ndarray
+    ) -> tuple[list[TemplateMatch], Representation | None]:
+        """:meth:`match`, and when nothing matched also the image's query representation (what
+        ``represent(rgb, reference=False)`` returns), built from the work the match already did:
+        an image that matches nothing founds a family and becomes its representative."""
         s = self.settings
         set_threads(1)
         small, scale = _downscale(to_rgb(rgb), s.view_max_side)
@@ -189,20 +197,24 @@ class TemplateMatcher:
         work = self._working(view.image)
         found = self._match_hash(work, view, scale)
         if found:
-            return found[: s.max_results]
+            return found[: s.max_results], None
         views = [(view, work)]
         h, w = small.shape[:2]
         if s.full_view_fallback and view.box != (0, 0, w, h):
             views.append((View(small, (0, 0, w, h)), None))
+        own: LocalFeatures | None = None
         for v, v_work in views:
             v_work = self._working(v.image) if v_work is None else v_work
             for mirrored in (False, True) if s.try_mirror else (False,):
                 feats = extract_working(v_work, n_features=s.query_features,
                                         mask_text=s.mask_query_text, mirrored=mirrored)
+                own = feats if own is None else own  # the core view, unmirrored
                 found = self._match_local(feats, v, scale)
                 if found:
-                    return found[: s.max_results]
-        return []
+                    return found[: s.max_results], None
+        assert own is not None
+        bits, quality = pdqhash.compute(_pdq_input(work))
+        return [], Representation(view.box, scale, pack_bits(bits)[0], int(quality), own)
 
     def _match_hash(self, work: np.ndarray, view: View, scale: float) -> list[TemplateMatch]:
         s = self.settings

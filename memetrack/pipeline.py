@@ -23,7 +23,7 @@ from memetrack.hashing import PDQ, PHASH, PerceptualHash, compute_all, pdq_query
 from memetrack.imageio import fit, load_image, read_capped
 from memetrack.index.hashes import HashIndexes, set_threads
 from memetrack.manifest import ManifestError, read_manifest
-from memetrack.matcher import TemplateMatcher
+from memetrack.matcher import Representation, TemplateMatcher
 from memetrack.pipeline_cutouts import CutoutsMixin
 from memetrack.records import (
     Family,
@@ -516,6 +516,14 @@ class Memetrack(CutoutsMixin):
                                           fam.REPRESENTATION_VERSION, "reference", blob)
         return blob
 
+    def _save_reference(self, family_id: int, media_id: int, rep: Representation) -> None:
+        """Store a representation computed elsewhere (the same as :meth:`_represent` gives)."""
+        blob = fam.pack_representation(rep)
+        self.store.families.save_features(media_id, fam.REPRESENTATION_ALGORITHM,
+                                          fam.REPRESENTATION_VERSION, "reference", blob)
+        if self._matcher is not None:  # as stored, so that a restart sees the same references
+            self._matcher.add_representation(family_id, fam.unpack_representation(blob))
+
     def _add_reference(self, family_id: int, media_id: int, *, shell: bool = False) -> None:
         blob = self._represent(media_id, shell=shell)
         if blob is not None and self._matcher is not None:
@@ -535,10 +543,14 @@ class Memetrack(CutoutsMixin):
         except NotFound:
             return None
         rejected = repo.rejected_families(media_id)
-        matches = [m for m in self.matcher.match(pixels) if m.ref_id not in rejected]
+        found, own = self.matcher.match_or_represent(pixels)
+        matches = [m for m in found if m.ref_id not in rejected]
         if not matches:
             family = repo.create(media_id)
-            self._add_reference(family.id, media_id)
+            if own is None:  # it matched only families it must not join
+                self._add_reference(family.id, media_id)
+            else:
+                self._save_reference(family.id, media_id, own)
             return repo.membership(media_id)
         best = matches[0]
         media = self.store.get_media(media_id)

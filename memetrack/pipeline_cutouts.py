@@ -157,13 +157,16 @@ class CutoutsMixin:
             self._cutout_detector.remove(cutout_id)
 
     # -- detection -----------------------------------------------------------------------------
-    def _detect_in_media(self, media_id: int, detector: CutoutDetector) -> list[Occurrence]:
-        """Detect ``detector``'s cut-outs in a stored media's sample and store the occurrences
-        (in the media's original pixels). A cut-out is not looked for in its own file."""
-        data = self.store.families.sample(media_id)
-        if data is None:
-            return []
-        pixels = fam.decode_sample(data)
+    def _detect_in_media(self, media_id: int, detector: CutoutDetector,
+                         pixels: np.ndarray | None = None) -> list[Occurrence]:
+        """Detect ``detector``'s cut-outs in a stored media's sample (``pixels``, when the caller
+        has decoded it already) and store the occurrences (in the media's original pixels). A
+        cut-out is not looked for in its own file."""
+        if pixels is None:
+            data = self.store.families.sample(media_id)
+            if data is None:
+                return []
+            pixels = fam.decode_sample(data)
         found = []
         for d in detector.detect(pixels):
             try:
@@ -185,6 +188,10 @@ class CutoutsMixin:
     def _after_ingest_cutouts(self, media_id: int) -> None:
         """A new media was stored: register it as a cut-out (if it is one and auto-registration
         is on), else record the registered cut-outs found in it."""
+        detector = self._cutout_detector
+        searching = detector is not None and len(detector) > 0
+        if not (searching or self.settings.cutouts.auto_register):
+            return
         data = self.store.families.sample(media_id)
         if data is None:
             return
@@ -196,10 +203,9 @@ class CutoutsMixin:
                 if created:
                     self.backfill_cutouts([cutout.id], progress=False)
                 return
-        detector = self._cutout_detector
-        if detector is None or not len(detector):
-            return
-        self._detect_in_media(media_id, detector)
+        if searching:
+            assert detector is not None
+            self._detect_in_media(media_id, detector, fam.over_grey(rgb, alpha))
 
     def detect_cutouts(self, rgb: np.ndarray,
                        original_size: tuple[int, int] | None = None) -> list[Detection]:

@@ -104,6 +104,22 @@ def test_representation_is_storable() -> None:
     assert top(other.match(caption(scene(501)))).ref_id == 9
 
 
+def test_unmatched_query_comes_with_its_representation(matcher: TemplateMatcher) -> None:
+    # An image that matches nothing founds a family: the representation the match returns must
+    # be exactly the one represent() computes for it, since both are stored as the reference.
+    query = with_panel(scene(777, 440, 330))
+    found, own = matcher.match_or_represent(query)
+    assert found == [] and own is not None
+    expected = matcher.represent(query, reference=False)
+    assert (own.box, own.scale, own.pdq_quality) == (expected.box, expected.scale,
+                                                      expected.pdq_quality)
+    assert np.array_equal(own.pdq, expected.pdq)
+    assert np.array_equal(own.features.descriptors, expected.features.descriptors)
+    assert np.array_equal(own.features.points, expected.features.points)
+    found, own = matcher.match_or_represent(caption(scene(101, 480, 360)))
+    assert found and own is None
+
+
 def test_thresholds_come_from_settings() -> None:
     strict = TemplateMatcher(MatcherSettings(min_inliers=10_000, pdq_match_threshold=-1))
     strict.add_reference(1, scene(601))
