@@ -65,6 +65,20 @@ def make_bench_files(folder: Path, n: int, seed: int = 0) -> dict[str, int]:
     return kinds
 
 
+def _shape(paths: list[str]) -> dict[str, int]:
+    """How many files of each format and size (read from the headers)."""
+    kinds: dict[str, int] = {}
+    for path in paths:
+        try:
+            with Image.open(path) as im:
+                alpha = "_rgba" if "A" in im.getbands() else ""
+                key = f"{(im.format or 'unknown').lower()}{alpha}_{im.width}x{im.height}"
+        except OSError:
+            key = "unreadable"
+        kinds[key] = kinds.get(key, 0) + 1
+    return kinds
+
+
 # -- measurements ------------------------------------------------------------------------------
 
 
@@ -141,8 +155,10 @@ def bench_index(n: int = 2000, workers: int | None = None, seed: int = 0,
     root = Path(tempfile.mkdtemp(prefix="memetrack-bench-"))
     try:
         folder = keep or root / "files"
-        shape = make_bench_files(folder, n, seed) if not any(folder.glob("*")) else {}
+        if not folder.is_dir() or not any(folder.iterdir()):
+            make_bench_files(folder, n, seed)
         paths = sorted(str(p) for p in folder.iterdir())
+        shape = _shape(paths)
         base = Settings(data_dir=root / "unused")
         result = IndexBench(len(paths), shape, workers)
         ctx = multiprocessing.get_context("spawn")

@@ -1,0 +1,29 @@
+"""The benchmark commands run and report every figure (their speeds are never asserted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from memetrack.bench import bench_index, bench_search
+
+
+def test_bench_index_reports_every_rate_on_its_files(tmp_path: Path) -> None:
+    result = bench_index(n=20, workers=2, keep=tmp_path / "files")
+    assert result.files == 20
+    assert result.shape == {"jpeg_1024x768": 9, "jpeg_1600x1200": 9, "png_rgba_800x600": 2}
+    for rate in (result.decode_only_per_s, result.naive_imagehash_per_s,
+                 result.global_hash_index_per_s, result.full_index_per_s):
+        assert rate > 0
+    assert result.peak_rss_mb > 0
+    assert "full indexing" in result.table()
+    again = bench_index(n=20, workers=2, keep=tmp_path / "files")  # reuses the files
+    assert again.shape == result.shape
+
+
+def test_bench_search_measures_each_size() -> None:
+    result = bench_search(sizes=(5_000, 10_000), queries=5)
+    assert [int(r["size"]) for r in result.rows] == [5_000, 10_000]
+    for row in result.rows:
+        # PDQ (32 bytes) + pHash (8 bytes) per media at the very least
+        assert row["bytes_per_media"] > 40
+        assert row["match_median_ms"] > 0 and row["pdq_median_ms"] > 0
