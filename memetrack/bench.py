@@ -299,3 +299,54 @@ def bench_search(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000), queries:
             rows.append(out)
             del loaded, codes
     return SearchBench(rows)
+
+
+@dataclass
+class PdqScaleBench:
+    images: int
+    rows: list[dict[str, float]]
+
+    def table(self) -> str:
+        lines = [f"{self.images} images of at least 600 px; PDQ of a copy fitted to the side "
+                 "against PDQ of the full image",
+                 "| longer side (px) | distance median | p90 | p99 | PDQ time median (ms) |",
+                 "| ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {int(r['side'])} | {r['median']:.0f} | {r['p90']:.0f} | {r['p99']:.0f} | "
+                  f"{r['ms']:.2f} |" for r in self.rows]
+        return "\n".join(lines)
+
+
+def bench_pdq_scale(folder: Path, sides: tuple[int, ...] = (256, 384, 512, 1024),
+                    min_side: int = 600) -> PdqScaleBench:
+    """How far the PDQ of a downscaled copy is from the PDQ of the full image, and what it
+    costs: the basis for hashing at 512 px (hash lists from other PDQ users are computed on full
+    images). Images whose longer side is under ``min_side`` are skipped."""
+    from memetrack.hashing import pdq
+    from memetrack.imageio import fit, load_image
+
+    distances: dict[int, list[int]] = {s: [] for s in sides}
+    times: dict[int, list[float]] = {s: [] for s in sides}
+    count = 0
+    for path in sorted(folder.iterdir()):
+        try:
+            full = load_image(path.read_bytes(), max_bytes=200_000_000,
+                              max_pixels=200_000_000, max_side=1_000_000).flattened()
+        except Exception:  # noqa: BLE001 - not an image: skipped
+            continue
+        if max(full.shape[:2]) < min_side:
+            continue
+        count += 1
+        reference = pdq(full).hash
+        for side in sides:
+            small = fit(full, side)
+            t = time.perf_counter()
+            value = pdq(small).hash
+            times[side].append((time.perf_counter() - t) * 1000)
+            distances[side].append(reference.distance(value))
+    rows = []
+    for side in sides:
+        d = np.asarray(distances[side] or [0])
+        rows.append({"side": side, "median": float(np.median(d)),
+                     "p90": float(np.percentile(d, 90)), "p99": float(np.percentile(d, 99)),
+                     "ms": statistics.median(times[side]) if times[side] else 0.0})
+    return PdqScaleBench(count, rows)

@@ -255,6 +255,15 @@ def cmd_bench_search(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_bench_pdq_scale(args: argparse.Namespace, settings: Settings) -> int:
+    from memetrack.bench import bench_pdq_scale
+
+    sides = tuple(int(s) for s in args.sides.split(","))
+    result = bench_pdq_scale(Path(args.images), sides)
+    print(json.dumps(result.rows, indent=2) if args.json else result.table())
+    return EXIT_OK
+
+
 def cmd_eval_shells(args: argparse.Namespace, settings: Settings) -> int:
     from memetrack.evaluation.shells import format_table, run_shell_eval
 
@@ -396,6 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_bench_search)
+    q = bsub.add_parser("pdq-scale", help="PDQ of downscaled copies against PDQ of the full "
+                        "image (distance and time), on a folder of images")
+    q.add_argument("--images", required=True, help="folder of images (larger ones are used)")
+    q.add_argument("--sides", default="256,384,512,1024")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(handler=cmd_bench_pdq_scale)
 
     esub = subcommands(sub, "eval", "measure quality on generated, labelled benchmarks")
     q = esub.add_parser("shells", help="template-family recall, false positives and time per "

@@ -27,3 +27,22 @@ def test_bench_search_measures_each_size() -> None:
         # PDQ (32 bytes) + pHash (8 bytes) per media at the very least
         assert row["bytes_per_media"] > 40
         assert row["match_median_ms"] > 0 and row["pdq_median_ms"] > 0
+
+
+def test_bench_pdq_scale_compares_downscaled_copies_with_the_full_image(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from memetrack.bench import _picture, bench_pdq_scale
+
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        Image.fromarray(_picture(rng, 800, 600)).save(tmp_path / f"{i}.jpg", quality=90)
+    Image.fromarray(_picture(rng, 300, 200)).save(tmp_path / "small.png")  # under 600 px
+    (tmp_path / "notes.txt").write_text("not an image")
+    result = bench_pdq_scale(tmp_path, sides=(256, 1024))
+    assert result.images == 3
+    by_side = {int(r["side"]): r for r in result.rows}
+    assert by_side[1024]["median"] == 0  # not upscaled: the full image itself
+    assert by_side[256]["median"] > 0
+    assert "longer side" in result.table()
