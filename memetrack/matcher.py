@@ -25,7 +25,7 @@ Every threshold is a field of :class:`memetrack.config.MatcherSettings`.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import cv2
@@ -42,7 +42,7 @@ from memetrack.features import (
     working_image,
 )
 from memetrack.index.descriptors import DescriptorIndex, set_threads
-from memetrack.normalize import View, core_view, to_rgb
+from memetrack.normalize import Box, View, core_view, to_rgb
 
 MatchKind = Literal["exact", "variant", "verified"]
 PDQ_INPUT_SIDE = 256
@@ -76,6 +76,30 @@ class Representation:
     pdq: np.ndarray
     pdq_quality: int
     features: LocalFeatures
+
+
+@dataclass(eq=False)
+class PreparedQuery:
+    """The query side of a match (:meth:`TemplateMatcher.prepare`): the downscale, the views
+    (0: the core view; 1: the whole image, when the core view is a part of it) with their boxes
+    in downscaled pixels and their sizes (w, h), the core view's PDQ (original and mirror,
+    packed, for the template-hash stage; plain, for a representation) and the local features
+    per (view, mirrored). Picklable once computed eagerly (no pixels kept)."""
+
+    width: int
+    height: int
+    scale: float
+    boxes: list[Box]
+    sizes: list[tuple[int, int]]
+    dihedral: np.ndarray
+    dihedral_quality: int
+    pdq: np.ndarray
+    pdq_quality: int
+    features: dict[tuple[int, bool], LocalFeatures] = field(default_factory=dict)
+    _sources: list[np.ndarray | None] = field(default_factory=list, repr=False)
+
+    def __getstate__(self) -> dict[str, object]:
+        return self.__dict__ | {"_sources": []}
 
 
 def pack_bits(bits: np.ndarray) -> np.ndarray:
@@ -180,72 +204,110 @@ class TemplateMatcher:
 
     # -- matching ----------------------------------------------------------------------------
 
+    def prepare(self, rgb: np.ndarray, *, eager: bool = False) -> PreparedQuery:
+        """The query side of a match: views, template PDQ and (lazily, or all of them now with
+        ``eager``) the local features. Needs no references, so batch indexing computes it in
+        its worker processes; :meth:`match_prepared` does the rest."""
+        s = self.settings
+        small, scale = _downscale(to_rgb(rgb), s.view_max_side)
+        h, w = small.shape[:2]
+        view = core_view(small, s.query_view_steps)
+        work = self._working(view.image)
+        pdq_in = _pdq_input(work)
+        vectors, dihedral_quality = pdqhash.compute_dihedral(pdq_in)
+        bits, quality = pdqhash.compute(pdq_in)
+        vh, vw = view.image.shape[:2]
+        views: list[tuple[Box, tuple[int, int], np.ndarray]] = [
+            (view.box, (vw, vh), work)]
+        if s.full_view_fallback and view.box != (0, 0, w, h):
+            views.append(((0, 0, w, h), (w, h), self._working(small)))
+        prep = PreparedQuery(
+            width=int(rgb.shape[1]), height=int(rgb.shape[0]), scale=scale,
+            boxes=[v[0] for v in views], sizes=[v[1] for v in views],
+            dihedral=pack_bits(np.asarray(vectors)[[0, 5]]), dihedral_quality=int(dihedral_quality),
+            pdq=pack_bits(bits)[0], pdq_quality=int(quality),
+        )
+        prep._sources = [v[2] for v in views]
+        if eager:
+            for i in range(len(views)):
+                for mirrored in (False, True) if s.try_mirror else (False,):
+                    self._features(prep, i, mirrored)
+            prep._sources = []
+        return prep
+
+    def _features(self, prep: PreparedQuery, i: int, mirrored: bool) -> LocalFeatures:
+        s = self.settings
+        feats = prep.features.get((i, mirrored))
+        if feats is None:
+            source = prep._sources[i]
+            if source is None:
+                raise ValueError("a prepared query without its pixels lacks these features")
+            feats = extract_working(source, n_features=s.query_features,
+                                    mask_text=s.mask_query_text, mirrored=mirrored)
+            prep.features[(i, mirrored)] = feats
+        return feats
+
     def match(self, rgb: np.ndarray) -> list[TemplateMatch]:
         """Templates found in ``rgb``, best first (empty when none passes the thresholds)."""
-        return self.match_or_represent(rgb)[0]
+        return self.match_prepared(self.prepare(rgb))[0]
 
     def match_or_represent(
         self, rgb: np.ndarray
     ) -> tuple[list[TemplateMatch], Representation | None]:
-        """:meth:`match`, and when nothing matched also the image's query representation (what
-        ``represent(rgb, reference=False)`` returns), built from the work the match already did:
-        an image that matches nothing founds a family and becomes its representative."""
+        """:meth:`match`, and when nothing matched also the image's query representation."""
+        return self.match_prepared(self.prepare(rgb))
+
+    def match_prepared(
+        self, prep: PreparedQuery
+    ) -> tuple[list[TemplateMatch], Representation | None]:
+        """Templates found in a prepared query, best first; when nothing matched, also the
+        query's representation (what ``represent(rgb, reference=False)`` returns), built from
+        the work already done: an image that matches nothing founds a family and becomes its
+        representative."""
         s = self.settings
         set_threads(1)
-        small, scale = _downscale(to_rgb(rgb), s.view_max_side)
-        view = core_view(small, s.query_view_steps)
-        work = self._working(view.image)
-        found = self._match_hash(work, view, scale)
+        found = self._match_hash(prep)
         if found:
             return found[: s.max_results], None
-        views = [(view, work)]
-        h, w = small.shape[:2]
-        if s.full_view_fallback and view.box != (0, 0, w, h):
-            views.append((View(small, (0, 0, w, h)), None))
         own: LocalFeatures | None = None
-        for v, v_work in views:
-            v_work = self._working(v.image) if v_work is None else v_work
+        for i, (box, size) in enumerate(zip(prep.boxes, prep.sizes, strict=True)):
             for mirrored in (False, True) if s.try_mirror else (False,):
-                feats = extract_working(v_work, n_features=s.query_features,
-                                        mask_text=s.mask_query_text, mirrored=mirrored)
+                feats = self._features(prep, i, mirrored)
                 own = feats if own is None else own  # the core view, unmirrored
-                found = self._match_local(feats, v, scale)
+                found = self._match_local(feats, box, size, prep.scale)
                 if found:
                     return found[: s.max_results], None
         assert own is not None
-        bits, quality = pdqhash.compute(_pdq_input(work))
-        return [], Representation(view.box, scale, pack_bits(bits)[0], int(quality), own)
+        return [], Representation(prep.boxes[0], prep.scale, prep.pdq, prep.pdq_quality, own)
 
-    def _match_hash(self, work: np.ndarray, view: View, scale: float) -> list[TemplateMatch]:
+    def _match_hash(self, prep: PreparedQuery) -> list[TemplateMatch]:
         s = self.settings
         with self._lock:
             ids, hashes, usable = self._ids, self._hashes, self._usable
-        if not ids.size:
+        if not ids.size or prep.dihedral_quality < s.pdq_min_quality:
             return []
-        vectors, quality = pdqhash.compute_dihedral(_pdq_input(work))
-        if quality < s.pdq_min_quality:
-            return []
-        # Orientations: 0 is the original, 5 the left-right mirror (pdqhash order).
-        queries = pack_bits(np.asarray(vectors)[[0, 5]]).view(np.uint64)
+        # Orientations: the original, and the left-right mirror (pdqhash's order 0 and 5).
+        queries = prep.dihedral.view(np.uint64)
         words = hashes.view(np.uint64)
         dist = np.bitwise_count(words[:, None, :] ^ queries[None, :, :]).sum(axis=2)
         best = dist.min(axis=1)
         which = dist.argmin(axis=1)
         hit = np.flatnonzero(usable & (best <= s.pdq_match_threshold))
         out = []
+        box, (w, h) = prep.boxes[0], prep.sizes[0]
         for i in hit[np.argsort(best[hit], kind="stable")]:
             d = int(best[i])
             mirrored = bool(which[i] == 1)
-            h, w = view.image.shape[:2]
             quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
             if mirrored:
                 quad = quad[[1, 0, 3, 2]]
-            quad = (quad + np.array(view.box[:2], np.float32)) / scale
+            quad = (quad + np.array(box[:2], np.float32)) / prep.scale
             kind: MatchKind = "exact" if d <= s.pdq_exact_threshold else "variant"
             out.append(TemplateMatch(int(ids[i]), 1.0 - d / 256.0, kind, 0, d, quad, mirrored))
         return out
 
-    def _match_local(self, feats: LocalFeatures, view: View, scale: float) -> list[TemplateMatch]:
+    def _match_local(self, feats: LocalFeatures, box: Box, size: tuple[int, int],
+                     scale: float) -> list[TemplateMatch]:
         s = self.settings
         if len(feats) < s.min_inliers:
             return []
@@ -264,14 +326,14 @@ class TemplateMatcher:
             if rep is not None:
                 v = self.verify(feats, rep.features, cand.pairs)
                 if v is not None:
-                    out.append(self._to_match(cand.ref_id, v, feats, view, scale))
+                    out.append(self._to_match(cand.ref_id, v, feats, box, size, scale))
         if not out:
             for cand in candidates[: s.pairwise_candidates]:
                 rep = refs.get(cand.ref_id)
                 if rep is not None:
                     v = self.verify(feats, rep.features)
                     if v is not None:
-                        out.append(self._to_match(cand.ref_id, v, feats, view, scale))
+                        out.append(self._to_match(cand.ref_id, v, feats, box, size, scale))
         out.sort(key=lambda m: -m.score)
         return out
 
@@ -297,11 +359,11 @@ class TemplateMatcher:
         return None
 
     @staticmethod
-    def _to_match(ref_id: int, v: Verification, feats: LocalFeatures, view: View,
-                  scale: float) -> TemplateMatch:
-        h, w = view.image.shape[:2]
+    def _to_match(ref_id: int, v: Verification, feats: LocalFeatures, box: Box,
+                  size: tuple[int, int], scale: float) -> TemplateMatch:
+        w, h = size
         k = np.array([w / feats.width, h / feats.height], np.float32)
-        quad = (v.quad * k + np.array(view.box[:2], np.float32)) / scale
+        quad = (v.quad * k + np.array(box[:2], np.float32)) / scale
         score = v.inliers / (v.inliers + 20.0)
         return TemplateMatch(ref_id, float(score), "verified", v.inliers, None,
                              quad.astype(np.float32), v.mirrored)

@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from memetrack import families as fam
-from memetrack.config import Settings
+from memetrack.config import MatcherSettings, Settings
 from memetrack.errors import BadHash, MemetrackError, NotFound, NotReady
 from memetrack.hashing import PDQ, PHASH, PerceptualHash, compute_all, pdq_query_set
 from memetrack.imageio import fit, load_image, read_capped
 from memetrack.index.hashes import HashIndexes, set_threads
 from memetrack.manifest import ManifestError, read_manifest
-from memetrack.matcher import Representation, TemplateMatcher
+from memetrack.matcher import PreparedQuery, Representation, TemplateMatcher
 from memetrack.pipeline_cutouts import CutoutsMixin
 from memetrack.records import (
     Family,
@@ -49,10 +49,14 @@ class AnalyzeParams:
     max_pixels: int
     max_side: int
     samples: bool
+    # set when batch workers also prepare the template match (families are assigned)
+    matcher: MatcherSettings | None = None
 
     @classmethod
     def from_settings(cls, s: Settings) -> AnalyzeParams:
-        return cls(s.max_image_bytes, s.max_image_pixels, s.decode_max_side, s.store_samples)
+        prepare = s.assign_families and s.store_samples
+        return cls(s.max_image_bytes, s.max_image_pixels, s.decode_max_side, s.store_samples,
+                   s.matcher if prepare else None)
 
 
 def analyze_bytes(data: bytes, params: AnalyzeParams) -> MediaInput:
@@ -82,6 +86,19 @@ class FileOutcome:
     media: MediaInput | None
     error_code: str | None = None
     error: str | None = None
+    prepared: PreparedQuery | None = None  # the query side of its family assignment
+
+
+def prepare_match(media: MediaInput, settings: MatcherSettings) -> PreparedQuery | None:
+    """The query side of a media's family assignment, from its stored sample exactly as the
+    main process would compute it (so the result does not depend on where it ran); None when
+    it cannot be computed here (the main process then tries itself)."""
+    if media.sample is None:
+        return None
+    try:
+        return TemplateMatcher(settings).prepare(fam.decode_sample(media.sample), eager=True)
+    except Exception:  # noqa: BLE001 - an optimisation only
+        return None
 
 
 def analyze_path(task: tuple[str, AnalyzeParams]) -> FileOutcome:
@@ -89,7 +106,9 @@ def analyze_path(task: tuple[str, AnalyzeParams]) -> FileOutcome:
     path, params = task
     try:
         data = read_capped(path, params.max_bytes)
-        return FileOutcome(path, analyze_bytes(data, params))
+        media = analyze_bytes(data, params)
+        prepared = None if params.matcher is None else prepare_match(media, params.matcher)
+        return FileOutcome(path, media, prepared=prepared)
     except MemetrackError as exc:
         return FileOutcome(path, None, exc.code, exc.message)
     except OSError as exc:
@@ -253,10 +272,11 @@ class Memetrack(CutoutsMixin):
         return (self.settings.assign_families or self.settings.cutouts.auto_register
                 or (detector is not None and len(detector) > 0))
 
-    def _after_ingest(self, media_id: int) -> None:
-        """Family assignment and cut-out detection of a newly stored media."""
+    def _after_ingest(self, media_id: int, prepared: PreparedQuery | None = None) -> None:
+        """Family assignment and cut-out detection of a newly stored media (``prepared``: the
+        query side of its template match, when a worker process computed it)."""
         if self.settings.assign_families:
-            self.assign_family(media_id)
+            self.assign_family(media_id, prepared=prepared)
         self._after_ingest_cutouts(media_id)
         self.store.mark_processed([media_id])
 
@@ -375,6 +395,7 @@ class Memetrack(CutoutsMixin):
         bar = Progress(len(order), progress)
         bar.step(len(order) - len(todo))
         pending: list[tuple[MediaInput, list[SightingInput], FileState]] = []
+        prepared: dict[str, PreparedQuery] = {}  # by SHA-256, until its media is processed
         failed: list[FileState] = []
         for outcome in self._analyze_all(todo, workers, dask):
             bar.step()
@@ -385,15 +406,17 @@ class Memetrack(CutoutsMixin):
                 failed.append(FileState(outcome.path, stat[0], stat[1], None, "failed",
                                         outcome.error_code, outcome.error))
                 continue
+            if outcome.prepared is not None:
+                prepared[outcome.media.sha256] = outcome.prepared
             pending.append((outcome.media, sightings[outcome.path],
                             FileState(outcome.path, stat[0], stat[1], outcome.media.sha256,
                                       "done")))
             if len(pending) >= self.settings.batch_size:
-                self._flush(pending, summary)
+                self._flush(pending, summary, prepared)
             if len(failed) >= self.settings.batch_size:
                 self.store.record_files(failed)
                 failed.clear()
-        self._flush(pending, summary)
+        self._flush(pending, summary, prepared)
         self.store.record_files(failed)
         bar.close()
         if self._indexes is not None:
@@ -453,7 +476,7 @@ class Memetrack(CutoutsMixin):
             on_error(where, code, message)
 
     def _flush(self, pending: list[tuple[MediaInput, list[SightingInput], FileState]],
-               summary: BatchSummary) -> None:
+               summary: BatchSummary, prepared: dict[str, PreparedQuery] | None = None) -> None:
         if not pending:
             return
         results = self.store.ingest_many([(m, rows) for m, rows, _f in pending])
@@ -465,12 +488,15 @@ class Memetrack(CutoutsMixin):
             summary.sightings_added += result.sightings_created
             summary.sightings_known += len(rows) - result.sightings_created
         if self._matcher is not None:
-            created = [r.media.id for r in results if r.media_created]
+            created = [r.media for r in results if r.media_created]
             if self._has_work_after_ingest():
-                for media_id in created:
-                    self._after_ingest(media_id)
+                for media in created:
+                    self._after_ingest(media.id, (prepared or {}).get(media.sha256))
             else:
-                self.store.mark_processed(created)
+                self.store.mark_processed([m.id for m in created])
+        if prepared:
+            for media, _rows, _file in pending:
+                prepared.pop(media.sha256, None)
         self.store.record_files([f for _m, _r, f in pending])
         pending.clear()
 
@@ -529,21 +555,25 @@ class Memetrack(CutoutsMixin):
         if blob is not None and self._matcher is not None:
             self._matcher.add_representation(family_id, fam.unpack_representation(blob))
 
-    def assign_family(self, media_id: int) -> FamilyMember | None:
+    def assign_family(self, media_id: int, *,
+                      prepared: PreparedQuery | None = None) -> FamilyMember | None:
         """Join the family whose representative the media verifiably matches, or found one.
 
         Only the representative is compared, never other members, so families cannot chain.
+        ``prepared`` is the query side of the match computed from the media's stored sample
+        (by a batch worker); without it the sample is read and prepared here.
         """
         repo = self.store.families
         current = repo.membership(media_id)
         if current is not None:
             return current
-        try:
-            pixels = self._pixels(media_id)
-        except NotFound:
-            return None
+        if prepared is None:
+            try:
+                prepared = self.matcher.prepare(self._pixels(media_id))
+            except NotFound:
+                return None
         rejected = repo.rejected_families(media_id)
-        found, own = self.matcher.match_or_represent(pixels)
+        found, own = self.matcher.match_prepared(prepared)
         matches = [m for m in found if m.ref_id not in rejected]
         if not matches:
             family = repo.create(media_id)
@@ -558,7 +588,7 @@ class Memetrack(CutoutsMixin):
                     if h.view == "full" and h.hash.algorithm == "pdq")
         variant_id, distance = fam.choose_variant(
             full, repo.variant_hashes(best.ref_id, "pdq", 1, "full"), self.settings.pdq_threshold)
-        evidence = (fam.match_evidence(best, media.width / pixels.shape[1])
+        evidence = (fam.match_evidence(best, media.width / prepared.width)
                     | {"variant_pdq_distance": distance})
         return repo.add_member(media_id, best.ref_id, kind=best.kind, score=float(best.score),
                                evidence=evidence, variant_id=variant_id)

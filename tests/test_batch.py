@@ -141,3 +141,47 @@ def test_parallel_processes_match_a_single_process(settings: Settings, store: St
                     for m in core.store.get_media_many(core.store.media_ids()).values()}
     assert summary.indexed == 10 and hashes == expected
     assert np.all([len(v) == 2 for v in hashes.values()])
+
+
+def test_worker_prepared_matches_give_what_the_main_process_computes(
+        settings: Settings, store: Store, tmp_path: Path) -> None:
+    # Batch workers prepare each file's template match (views, features) from its sample; the
+    # main process alone (a single upload, or a resumed run) computes the same from the stored
+    # sample. Both must give the same families, kinds and stored references.
+    from memetrack import families as fam
+    from tests.matcher_scenes import caption, with_panel
+
+    folder = tmp_path / "memes"
+    folder.mkdir()
+    images = [scene(41, 480, 360), scene(42, 400, 400), caption(scene(41, 480, 360)),
+              with_panel(scene(42, 400, 400)), np.ascontiguousarray(caption(scene(41))[:, ::-1]),
+              scene(43, 360, 480)]
+    for i, img in enumerate(images):
+        (folder / f"m{i}.jpg").write_bytes(encode(img, "JPEG", quality=90))
+
+    def outcome(core: Memetrack) -> dict[str, object]:
+        media = core.store.get_media_many(core.store.media_ids())
+        sha = {m.id: m.sha256 for m in media.values()}
+        members = {sha[i]: core.store.families.membership(i) for i in sha}
+        refs = core.store.families.features(list(sha), fam.REPRESENTATION_ALGORITHM,
+                                            fam.REPRESENTATION_VERSION, "reference")
+        founders = {m.family_id: s for s, m in members.items() if m.kind == "representative"}
+        return {
+            "members": {s: (founders[m.family_id], m.kind) for s, m in members.items()},
+            "references": {sha[i]: blob for i, blob in refs.items()},
+        }
+
+    with Memetrack(settings) as core:
+        core.load_indexes()
+        assert core.index_paths([folder], workers=2).indexed == 6
+        batch = outcome(core)
+    alone = Settings(data_dir=tmp_path / "alone", workers=1)
+    with Memetrack(alone) as core:
+        core.store.upgrade()
+        core.load_indexes()
+        for path in sorted(folder.iterdir()):
+            core.index_bytes(path.read_bytes())
+        single = outcome(core)
+    assert batch == single
+    kinds = sorted(kind for _founder, kind in batch["members"].values())  # type: ignore[union-attr]
+    assert kinds.count("representative") == 3 and len(batch["references"]) == 3  # type: ignore[arg-type]
