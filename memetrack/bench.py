@@ -98,6 +98,14 @@ def _naive_phash(path: str) -> str:
         return str(imagehash.phash(im))
 
 
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU time (user + system) of this process, and of it plus its reaped children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    main = own.ru_utime + own.ru_stime
+    return main, main + children.ru_utime + children.ru_stime
+
+
 def _timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
@@ -114,6 +122,8 @@ class IndexBench:
     global_hash_index_per_s: float = 0.0
     full_index_per_s: float = 0.0
     peak_rss_mb: float = 0.0
+    # CPU per file of each memetrack run, in the main process and in the worker processes
+    cpu_ms_per_file: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def ratios(self) -> dict[str, float]:
@@ -142,6 +152,9 @@ class IndexBench:
                  "| what | images/s | |", "| --- | ---: | --- |"]
         lines += [f"| {name} | {rate:.1f} | {note} |" for name, rate, note in rows]
         lines.append(f"peak resident memory (largest process): {self.peak_rss_mb:.0f} MB")
+        for name, cpu in self.cpu_ms_per_file.items():
+            lines.append(f"CPU per file, {name}: main process {cpu['main']:.0f} ms, workers "
+                         f"{cpu['workers']:.0f} ms; {cpu['cores_busy']:.2f} cores busy on average")
         return "\n".join(lines)
 
 
@@ -171,17 +184,26 @@ def bench_index(n: int = 2000, workers: int | None = None, seed: int = 0,
         secs = _timed(lambda: [_naive_phash(p) for p in paths])
         result.naive_imagehash_per_s = len(paths) / secs
 
-        def run(settings: Settings) -> float:
+        def run(name: str, settings: Settings) -> float:
             with Memetrack(settings) as core:
                 core.store.upgrade()
                 core.load_indexes()
+                main0, all0 = _cpu_seconds()
                 summary = core.index_paths([folder], workers=workers, progress=False)
+                main1, all1 = _cpu_seconds()  # the pool's workers are reaped by now
+                n = max(1, summary.files)
+                result.cpu_ms_per_file[name] = {
+                    "main": 1000 * (main1 - main0) / n,
+                    "workers": 1000 * ((all1 - all0) - (main1 - main0)) / n,
+                    "cores_busy": (all1 - all0) / max(1e-9, summary.seconds),
+                }
                 return summary.files / summary.seconds
 
-        result.global_hash_index_per_s = run(Settings(
+        result.global_hash_index_per_s = run("global hashes", Settings(
             data_dir=root / "global", store_samples=False, assign_families=False,
             workers=workers))
-        result.full_index_per_s = run(Settings(data_dir=root / "full", workers=workers))
+        result.full_index_per_s = run("full indexing",
+                                      Settings(data_dir=root / "full", workers=workers))
         own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         result.peak_rss_mb = max(own, children) / 1024

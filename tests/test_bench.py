@@ -15,6 +15,9 @@ def test_bench_index_reports_every_rate_on_its_files(tmp_path: Path) -> None:
                  result.global_hash_index_per_s, result.full_index_per_s):
         assert rate > 0
     assert result.peak_rss_mb > 0
+    assert set(result.cpu_ms_per_file) == {"global hashes", "full indexing"}
+    for cpu in result.cpu_ms_per_file.values():
+        assert cpu["main"] > 0 and cpu["workers"] > 0 and cpu["cores_busy"] > 0
     assert "full indexing" in result.table()
     again = bench_index(n=20, workers=2, keep=tmp_path / "files")  # reuses the files
     assert again.shape == result.shape
