@@ -119,6 +119,10 @@ class FamilyPatch(BaseModel):
     notes: str | None = None
 
 
+class CutoutPatch(FamilyPatch):
+    """New name and/or notes of a cut-out."""
+
+
 class MergeRequest(BaseModel):
     source_family_id: int = Field(description="the family merged into this one (its id keeps "
                                   "resolving to this family)")

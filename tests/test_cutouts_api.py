@@ -64,9 +64,8 @@ def test_cutout_lifecycle_over_http(client: TestClient) -> None:
     match = client.post("/v1/match", files={"file": ("q.jpg", jpeg(later.image), "image/jpeg")})
     none = client.post("/v1/match", files={"file": ("n.jpg", jpeg(background(32)),
                                                     "image/jpeg")})
-    if "cutouts" in match.json():  # once service.schemas.MatchResponse carries them
-        assert [c["cutout_id"] for c in match.json()["cutouts"]] == [cutout["id"]]
-        assert none.json()["cutouts"] == []
+    assert [c["cutout_id"] for c in match.json()["cutouts"]] == [cutout["id"]]
+    assert none.json()["cutouts"] == []
 
     job = client.post(f"/v1/cutouts/{cutout['id']}/backfill")
     assert job.status_code == 202
@@ -77,6 +76,15 @@ def test_cutout_lifecycle_over_http(client: TestClient) -> None:
     listed = client.get("/v1/cutouts").json()
     assert [c["id"] for c in listed] == [cutout["id"]]
 
+    renamed = client.patch(f"/v1/cutouts/{cutout['id']}", json={"name": "Candidate A"})
+    assert renamed.status_code == 200, renamed.text
+    assert (renamed.json()["name"], renamed.json()["notes"]) == ("Candidate A", "official portrait")
+    assert client.delete(f"/v1/cutouts/{cutout['id']}").status_code == 204
+    assert client.get(f"/v1/cutouts/{cutout['id']}").status_code == 404
+    gone = client.post("/v1/match", files={"file": ("q.jpg", jpeg(later.image), "image/jpeg")})
+    assert gone.json()["cutouts"] == []
+    assert client.get(f"/v1/media/{early_id}").status_code == 200  # its media stay indexed
+
 
 def test_cutout_errors_over_http(client: TestClient) -> None:
     opaque = client.post("/v1/cutouts", files={"file": ("o.jpg", jpeg(background(33)),
@@ -86,6 +94,8 @@ def test_cutout_errors_over_http(client: TestClient) -> None:
     assert client.get("/v1/cutouts/999").status_code == 404
     assert client.get("/v1/cutouts/999/occurrences").status_code == 404
     assert client.post("/v1/cutouts/999/backfill").status_code == 404
+    assert client.patch("/v1/cutouts/999", json={"name": "x"}).status_code == 404
+    assert client.delete("/v1/cutouts/999").status_code == 404
     junk = client.post("/v1/cutouts", files={"file": ("x.png", b"not an image", "image/png")})
     assert junk.status_code in (400, 415)
 

@@ -1,4 +1,4 @@
-"""Cut-out endpoints: register, list, report, occurrences, backfill."""
+"""Cut-out endpoints: register, list, report, rename, delete, occurrences, backfill."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Response, UploadFile
 
 from service.deps import MemetrackDep, read_upload
-from service.schemas import ErrorOut
+from service.schemas import CutoutPatch, ErrorOut
 
 router = APIRouter(tags=["cutouts"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -52,6 +52,20 @@ def list_cutouts(app: MemetrackDep, limit: Annotated[int, Query(ge=1, le=1000)] 
             "first and last seen, and the latest backfill's progress")
 def get_cutout(app: MemetrackDep, cutout_id: int) -> dict:
     return _detail(app, cutout_id)
+
+
+@router.patch("/cutouts/{cutout_id}", responses=ERRORS,
+              summary="Rename a cut-out or change its notes (a field left out stays as it is)")
+def patch_cutout(app: MemetrackDep, cutout_id: int, body: CutoutPatch) -> dict:
+    return app.rename_cutout(cutout_id, name=body.name, notes=body.notes).to_dict()
+
+
+@router.delete("/cutouts/{cutout_id}", status_code=204, responses=ERRORS,
+               summary="Forget a cut-out and its occurrences (the media it came from stays "
+               "indexed); it is no longer detected")
+def delete_cutout(app: MemetrackDep, cutout_id: int) -> Response:
+    app.delete_cutout(cutout_id)
+    return Response(status_code=204)
 
 
 @router.get("/cutouts/{cutout_id}/occurrences", responses=ERRORS,
