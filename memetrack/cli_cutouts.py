@@ -60,10 +60,15 @@ def cmd_cutouts(args: argparse.Namespace, settings: Settings) -> int:
             report = app.cutout_report(args.cutout_id)
             if args.json:
                 occ = app.store.cutouts.occurrences(args.cutout_id)
-                print(json.dumps(report.to_dict() | {"occurrences": [o.to_dict() for o in occ]},
-                                 indent=2))
+                print(json.dumps(report.to_dict() | {
+                    "occurrences": [o.to_dict() for o in occ],
+                    "backfill": app.backfill_status(args.cutout_id)}, indent=2))
             else:
                 _print_report(report)
+                status = app.backfill_status(args.cutout_id)
+                if status is not None:
+                    print(f"backfill: {status['state']}, {status['done']} of {status['total']} "
+                          f"media searched, {status['found']} found")
             return EXIT_OK
         if action == "rename":
             print(_line(app.rename_cutout(args.cutout_id, name=args.name, notes=args.notes)))
@@ -85,8 +90,12 @@ def cmd_cutouts(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 how = "registered" if created else "already registered as"
                 print(f"{how}: {_line(cutout)}")
+        elif action == "backfill" and args.resume:
+            resumed = app.resume_backfills(progress=progress)
+            print(f"backfill: {resumed} interrupted backfill(s) finished")
         elif action == "backfill":
-            found = app.backfill_cutouts(args.cutout_ids or None, progress=progress)
+            ids = args.cutout_ids or app.store.cutouts.ids()
+            found = app.backfill_job(ids, progress=progress)
             print(f"backfill: {found} occurrences recorded over {app.store.count_media()} media")
     return EXIT_OK
 
@@ -145,6 +154,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     q = csub.add_parser("backfill", help="search every indexed media for these cut-outs "
                         "(default: all)")
     q.add_argument("cutout_ids", type=int, nargs="*")
+    q.add_argument("--resume", action="store_true",
+                   help="finish the backfills a stopped process left running instead")
     q.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_cutouts)
 

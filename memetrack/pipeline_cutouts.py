@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from memetrack.records import MediaInput
     from memetrack.store import Store
 
-ProgressCallback = Callable[[int, int, int], None]
+# (media scanned, media in all, occurrences found, id of the last media scanned)
+ProgressCallback = Callable[[int, int, int, int], None]
 """``(media done, media total, occurrences found so far)``."""
 
 
@@ -238,9 +239,11 @@ class CutoutsMixin:
     # -- backfill ------------------------------------------------------------------------------
     def backfill_cutouts(self, cutout_ids: Sequence[int] | None = None,
                          progress: bool | None = None,
-                         on_progress: ProgressCallback | None = None) -> int:
-        """Detect the given cut-outs (default: all) in every media already indexed, page by
-        page in id order; returns the number of occurrences recorded (new or confirmed)."""
+                         on_progress: ProgressCallback | None = None,
+                         after_media_id: int = 0) -> int:
+        """Detect the given cut-outs (default: all) in every media already indexed (with an id
+        above ``after_media_id``), page by page in id order; returns the number of occurrences
+        recorded (new or confirmed). ``on_progress`` is called after every page."""
         from memetrack.pipeline import Progress
 
         ids = self.store.cutouts.ids() if cutout_ids is None else sorted(set(cutout_ids))
@@ -260,41 +263,67 @@ class CutoutsMixin:
         total = self.store.count_media()
         bar = Progress(total, progress)
         done = found = 0
-        after = 0
+        after = after_media_id
         while page := self.store.media_ids(after, limit=self.settings.cutouts.backfill_page):
             for media_id in page:
                 found += len(self._detect_in_media(media_id, detector))
                 done += 1
                 bar.step()
-                if on_progress is not None:
-                    on_progress(done, total, found)
             after = page[-1]
+            if on_progress is not None:
+                on_progress(done, total, found, after)
         bar.close()
         return found
 
-    def backfill_job(self, cutout_ids: Sequence[int]) -> int:
-        """:meth:`backfill_cutouts` that records its progress for :meth:`backfill_status`
-        (the service runs it in the background)."""
-        jobs = self.__dict__.setdefault("_cutout_backfills", {})
-        status = {"state": "running", "done": 0, "total": self.store.count_media(), "found": 0}
-        for cutout_id in cutout_ids:
-            jobs[cutout_id] = status
+    def backfill_job(self, cutout_ids: Sequence[int], *, resume: bool = False,
+                     progress: bool | None = False) -> int:
+        """:meth:`backfill_cutouts` that records its progress in the store, page by page, for
+        :meth:`backfill_status` (the service runs it in the background). With ``resume``, a
+        single cut-out's interrupted backfill goes on from the last page it recorded."""
+        repo = self.store.cutouts
+        ids = sorted(set(cutout_ids))
+        start = {"done": 0, "found": 0, "after": 0}
+        if resume and len(ids) == 1:
+            last = repo.backfill(ids[0])
+            if last is not None and last["state"] == "running":
+                start = {"done": int(last["done"]), "found": int(last["found"]),  # type: ignore[call-overload]
+                         "after": int(last["after_media_id"])}  # type: ignore[call-overload]
+        now = {"done": start["done"], "found": start["found"], "after": start["after"],
+               "total": self.store.count_media()}
 
-        def step(done: int, total: int, found: int) -> None:
-            status.update(done=done, total=total, found=found)
+        def save(state: str, error: str | None = None) -> None:
+            for cutout_id in ids:
+                repo.save_backfill(cutout_id, state=state, done=now["done"], total=now["total"],
+                                   found=now["found"], after_media_id=now["after"], error=error)
 
+        def step(done: int, total: int, found: int, after: int) -> None:
+            now.update(done=start["done"] + done, found=start["found"] + found, after=after,
+                       total=max(total, start["done"] + done))
+            save("running")
+
+        save("running")
         try:
-            found = self.backfill_cutouts(cutout_ids, progress=False, on_progress=step)
+            self.backfill_cutouts(ids, progress=progress, on_progress=step,
+                                  after_media_id=start["after"])
         except Exception as exc:
-            status.update(state="failed", error=f"{type(exc).__name__}: {exc}")
+            save("failed", f"{type(exc).__name__}: {exc}")
             raise
-        status.update(state="done", found=found)
-        return found
+        save("done")
+        return now["found"]
+
+    def resume_backfills(self, progress: bool | None = False) -> int:
+        """Finish the backfills a stopped process left running; returns how many."""
+        ids = self.store.cutouts.interrupted_backfills()
+        for cutout_id in ids:
+            try:
+                self.backfill_job([cutout_id], resume=True, progress=progress)
+            except NotFound:  # deleted meanwhile
+                continue
+        return len(ids)
 
     def backfill_status(self, cutout_id: int) -> dict[str, object] | None:
-        """Progress of the latest backfill job of a cut-out (None when there was none)."""
-        status = self.__dict__.get("_cutout_backfills", {}).get(cutout_id)
-        return None if status is None else dict(status)
+        """Progress of the latest backfill of a cut-out (None when there was none)."""
+        return self.store.cutouts.backfill(cutout_id)
 
     # -- reports -------------------------------------------------------------------------------
     def cutout_report(self, cutout_id: int) -> CutoutReport:

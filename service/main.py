@@ -35,6 +35,11 @@ def create_app(settings: Settings | None = None, *, load_in_background: bool = T
             except MemetrackError as exc:
                 app.state.load_error = exc.message
                 log.error("cannot load indexes: %s", exc.message)
+                return
+            if core.store.cutouts.interrupted_backfills():
+                # backfills a stopped service left running go on, without holding up readiness
+                threading.Thread(target=core.resume_backfills, name="backfill-resume",
+                                 daemon=True).start()
 
         loader = threading.Thread(target=load, name="index-loader", daemon=True)
         loader.start()

@@ -131,6 +131,10 @@ def test_cutout_commands(settings: Settings, tmp_path: Path, capsys) -> None:  #
     assert shown["occurrences"][0]["mirrored"] is True
     assert run("cutouts", "backfill", cid, "--no-progress") == 0
     assert "1 occurrences" in capsys.readouterr().out
+    assert run("cutouts", "show", cid, "--json") == 0
+    assert json.loads(capsys.readouterr().out)["backfill"]["state"] == "done"
+    assert run("cutouts", "backfill", "--resume", "--no-progress") == 0
+    assert "0 interrupted backfill(s) finished" in capsys.readouterr().out
     assert run("cutouts", "rename", cid, "--name", "Renamed") == 0
     assert run("cutouts", "show", "999") == 5  # NotFound
     capsys.readouterr()

@@ -166,3 +166,29 @@ def test_occurrences_are_idempotent(core: Memetrack) -> None:
     with pytest.raises(NotFound):
         core.store.cutouts.add_occurrence(9999, media.id, quad=quad, scale=0.2, mirrored=False,
                                           score=0.5, inliers=20)
+
+
+def test_backfill_progress_is_stored_and_an_interrupted_backfill_resumes(
+        core: Memetrack, settings: Settings) -> None:
+    a = core.index_bytes(jpeg(paste(17, cutout_rgba(240), size_frac=0.4).image)).media
+    b = core.index_bytes(jpeg(paste(18, cutout_rgba(240), size_frac=0.45).image)).media
+    cutout, _created = core.add_cutout(png(cutout_rgba(240)), name="P", backfill=False)
+    assert core.backfill_status(cutout.id) is None
+    # a process that scanned up to media a, then stopped
+    core.store.cutouts.save_backfill(cutout.id, state="running", done=1, total=3, found=0,
+                                     after_media_id=a.id)
+    with Memetrack(settings) as other:  # a new process sees the stored progress, and resumes
+        other.load_indexes()
+        assert other.backfill_status(cutout.id)["state"] == "running"  # type: ignore[index]
+        assert other.resume_backfills() == 1
+    status = core.backfill_status(cutout.id)
+    assert status is not None and status["state"] == "done"
+    # it went on after media a: only b was searched (and the cut-out's own file after it)
+    assert [o.media_id for o in core.store.cutouts.occurrences(cutout.id)] == [b.id]
+    assert status["found"] == 1 and status["done"] == 3  # 1 before + b + the cut-out's file
+    assert core.resume_backfills() == 0
+    # a full backfill job records its own progress
+    assert core.backfill_job([cutout.id]) == 2
+    assert core.backfill_status(cutout.id)["found"] == 2  # type: ignore[index]
+    core.delete_cutout(cutout.id)
+    assert core.backfill_status(cutout.id) is None

@@ -23,6 +23,7 @@ from memetrack.cutouts import MASK_SIGNATURE_BYTES, mask_distance
 from memetrack.errors import NotFound
 from memetrack.store.models import (
     AccountRow,
+    CutoutBackfillRow,
     CutoutRow,
     FamilyMemberRow,
     FamilyRow,
@@ -173,7 +174,45 @@ class CutoutRepo:
         with self.store.session() as session:
             row = self._row(session, cutout_id)
             session.query(OccurrenceRow).filter(OccurrenceRow.cutout_id == cutout_id).delete()
+            session.query(CutoutBackfillRow).filter(
+                CutoutBackfillRow.cutout_id == cutout_id).delete()
             session.delete(row)
+
+    # -- backfill progress ---------------------------------------------------------------------
+    def save_backfill(self, cutout_id: int, *, state: str, done: int, total: int, found: int,
+                      after_media_id: int, error: str | None = None) -> None:
+        """Record the progress of a cut-out's backfill (its latest one replaces the last)."""
+        with self.store.session() as session:
+            if session.get(CutoutRow, cutout_id) is None:
+                return  # deleted meanwhile: nothing to record
+            row = session.get(CutoutBackfillRow, cutout_id)
+            if row is None:
+                row = CutoutBackfillRow(cutout_id=cutout_id)
+                session.add(row)
+            row.state, row.done, row.total, row.found = state, done, total, found
+            row.after_media_id, row.error, row.updated_at = after_media_id, error, _now()
+
+    def backfill(self, cutout_id: int) -> dict[str, object] | None:
+        """The latest backfill's progress (None when there was none)."""
+        with self.store.session() as session:
+            row = session.get(CutoutBackfillRow, cutout_id)
+            if row is None:
+                return None
+            out: dict[str, object] = {
+                "state": row.state, "done": row.done, "total": row.total, "found": row.found,
+                "after_media_id": row.after_media_id,
+                "updated_at": (_utc(row.updated_at) or _now()).isoformat()}
+            if row.error:
+                out["error"] = row.error
+            return out
+
+    def interrupted_backfills(self) -> list[int]:
+        """Cut-outs whose backfill was still running when its process stopped (or is running
+        elsewhere now)."""
+        with self.store.session() as session:
+            return list(session.scalars(select(CutoutBackfillRow.cutout_id)
+                                        .where(CutoutBackfillRow.state == "running")
+                                        .order_by(CutoutBackfillRow.cutout_id)))
 
     # -- representations -----------------------------------------------------------------------
     def save_representation(self, media_id: int, algorithm: str, version: int, view: str,

@@ -236,6 +236,21 @@ class CutoutRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class CutoutBackfillRow(Base):
+    """Progress of a cut-out's latest backfill: media scanned up to ``after_media_id``."""
+
+    __tablename__ = "cutout_backfills"
+    cutout_id: Mapped[int] = mapped_column(BigId, ForeignKey("cutouts.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # running, done, failed
+    done: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    found: Mapped[int] = mapped_column(Integer)
+    after_media_id: Mapped[int] = mapped_column(BigId)
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class OccurrenceRow(Base):
     """A cut-out found inside a media: where (quadrilateral), how big, mirrored, and the evidence."""
 
