@@ -99,4 +99,4 @@ def test_rebuild_index(settings, folder: Path, capsys) -> None:  # type: ignore[
 def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "memetrack.cli", "--data-dir", str(tmp_path),
                           "db", "current"], capture_output=True, text=True, check=False)
-    assert out.returncode == 1 and "current: none" in out.stdout and "head: 0003" in out.stdout
+    assert out.returncode == 1 and "current: none" in out.stdout and "head: 0004" in out.stdout
