@@ -194,16 +194,24 @@ def extract(
 
 def extract_working(
     work: np.ndarray, *, n_features: int = N_FEATURES, mask_text: bool = True,
-    mirrored: bool = False,
+    mirrored: bool = False, text: np.ndarray | None = None,
 ) -> LocalFeatures:
-    """ORB features of an image already at working size (see :func:`working_image`)."""
+    """ORB features of an image already at working size (see :func:`working_image`).
+
+    ``text`` is :func:`text_mask` of ``work`` (unflipped) when the caller has it already: the
+    mask of the mirror image is the mirrored mask (the mask is built from per-pixel tests,
+    connected components and centred odd-sized kernels, so it commutes with a horizontal flip;
+    ``tests/test_features.py`` checks it)."""
+    if mask_text and text is not None:
+        text = text[:, ::-1] if mirrored else text
     if mirrored:
         work = np.ascontiguousarray(work[:, ::-1])
     h, w = work.shape[:2]
     grey = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
     mask = None
     if mask_text:
-        mask = (~text_mask(work)).astype(np.uint8) * 255
+        found = text_mask(work) if text is None else text
+        mask = (~found).astype(np.uint8) * 255
     kps, desc = _orb(n_features).detectAndCompute(grey, mask)
     if desc is None or not kps:
         pts = np.zeros((0, 2), np.float32)

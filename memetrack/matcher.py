@@ -38,6 +38,7 @@ from memetrack.features import (
     Verification,
     extract_working,
     match_pairs,
+    text_mask,
     verify,
     working_image,
 )
@@ -97,9 +98,10 @@ class PreparedQuery:
     pdq_quality: int
     features: dict[tuple[int, bool], LocalFeatures] = field(default_factory=dict)
     _sources: list[np.ndarray | None] = field(default_factory=list, repr=False)
+    _masks: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __getstate__(self) -> dict[str, object]:
-        return self.__dict__ | {"_sources": []}
+        return self.__dict__ | {"_sources": [], "_masks": {}}
 
 
 def pack_bits(bits: np.ndarray) -> np.ndarray:
@@ -232,7 +234,7 @@ class TemplateMatcher:
             for i in range(len(views)):
                 for mirrored in (False, True) if s.try_mirror else (False,):
                     self._features(prep, i, mirrored)
-            prep._sources = []
+            prep._sources, prep._masks = [], {}
         return prep
 
     def _features(self, prep: PreparedQuery, i: int, mirrored: bool) -> LocalFeatures:
@@ -242,8 +244,13 @@ class TemplateMatcher:
             source = prep._sources[i]
             if source is None:
                 raise ValueError("a prepared query without its pixels lacks these features")
+            text = None
+            if s.mask_query_text:  # one text mask serves the view and its mirror
+                text = prep._masks.get(i)
+                if text is None:
+                    text = prep._masks[i] = text_mask(source)
             feats = extract_working(source, n_features=s.query_features,
-                                    mask_text=s.mask_query_text, mirrored=mirrored)
+                                    mask_text=s.mask_query_text, mirrored=mirrored, text=text)
             prep.features[(i, mirrored)] = feats
         return feats
 

@@ -11,6 +11,7 @@ from memetrack.features import (
     VERSION,
     LocalFeatures,
     extract,
+    extract_working,
     match_pairs,
     text_mask,
     verify,
@@ -27,6 +28,19 @@ def test_text_mask_covers_outlined_caption_letters() -> None:
     assert mask[int(0.06 * 360) : int(0.16 * 360)].mean() > 0.25
     assert mask[int(0.3 * 360) : int(0.7 * 360)].mean() < 0.02
     assert text_mask(pic).mean() < 0.02
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_text_mask_of_the_mirror_is_the_mirrored_mask(seed: int) -> None:
+    # The matcher masks a query's mirror with the mirrored mask instead of computing it again.
+    meme = working_image(caption(scene(seed, 470, 350), top="MIRROR ME", bottom="LEFT RIGHT"))
+    mask = text_mask(meme)
+    assert mask.any()
+    assert np.array_equal(text_mask(np.ascontiguousarray(meme[:, ::-1])), mask[:, ::-1])
+    mirrored = extract_working(meme, mirrored=True)
+    reused = extract_working(meme, mirrored=True, text=mask)
+    assert np.array_equal(mirrored.descriptors, reused.descriptors)
+    assert np.array_equal(mirrored.points, reused.points)
 
 
 def test_text_mask_leaves_large_white_areas_alone() -> None:
