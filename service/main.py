@@ -38,8 +38,12 @@ def create_app(settings: Settings | None = None, *, load_in_background: bool = T
                 return
             if core.store.cutouts.interrupted_backfills():
                 # backfills a stopped service left running go on, without holding up readiness
-                threading.Thread(target=core.resume_backfills, name="backfill-resume",
-                                 daemon=True).start()
+                # (in the foreground when loading is, as in tests)
+                if load_in_background:
+                    threading.Thread(target=core.resume_backfills, name="backfill-resume",
+                                     daemon=True).start()
+                else:
+                    core.resume_backfills()
 
         loader = threading.Thread(target=load, name="index-loader", daemon=True)
         loader.start()

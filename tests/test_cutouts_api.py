@@ -86,6 +86,22 @@ def test_cutout_lifecycle_over_http(client: TestClient) -> None:
     assert client.get(f"/v1/media/{early_id}").status_code == 200  # its media stay indexed
 
 
+def test_service_start_resumes_an_interrupted_backfill(settings: Settings, store) -> None:  # type: ignore[no-untyped-def]
+    from memetrack.pipeline import Memetrack
+
+    with Memetrack(settings, store) as core:
+        core.load_indexes()
+        media = core.index_bytes(jpeg(paste(37, cutout_rgba(290), size_frac=0.4).image)).media
+        cutout, _created = core.add_cutout(png(cutout_rgba(290)), name="R", backfill=False)
+        # a service that stopped before its backfill searched anything
+        core.store.cutouts.save_backfill(cutout.id, state="running", done=0, total=2,
+                                         found=0, after_media_id=0)
+    with TestClient(create_app(settings, load_in_background=False)) as c:
+        detail = c.get(f"/v1/cutouts/{cutout.id}").json()
+    assert detail["backfill"]["state"] == "done" and detail["backfill"]["found"] == 1
+    assert detail["media_ids"] == [media.id]
+
+
 def test_cutout_errors_over_http(client: TestClient) -> None:
     opaque = client.post("/v1/cutouts", files={"file": ("o.jpg", jpeg(background(33)),
                                                          "image/jpeg")})
