@@ -84,8 +84,9 @@ class PreparedQuery:
     """The query side of a match (:meth:`TemplateMatcher.prepare`): the downscale, the views
     (0: the core view; 1: the whole image, when the core view is a part of it) with their boxes
     in downscaled pixels and their sizes (w, h), the core view's PDQ (original and mirror,
-    packed, for the template-hash stage; plain, for a representation) and the local features
-    per (view, mirrored). Picklable once computed eagerly (no pixels kept)."""
+    packed; pdqhash computes both from one DCT, the original exactly as ``pdqhash.compute``)
+    with its quality, and the local features per (view, mirrored). Picklable once computed
+    eagerly (no pixels kept)."""
 
     width: int
     height: int
@@ -93,8 +94,6 @@ class PreparedQuery:
     boxes: list[Box]
     sizes: list[tuple[int, int]]
     dihedral: np.ndarray
-    dihedral_quality: int
-    pdq: np.ndarray
     pdq_quality: int
     features: dict[tuple[int, bool], LocalFeatures] = field(default_factory=dict)
     _sources: list[np.ndarray | None] = field(default_factory=list, repr=False)
@@ -215,9 +214,7 @@ class TemplateMatcher:
         h, w = small.shape[:2]
         view = core_view(small, s.query_view_steps)
         work = self._working(view.image)
-        pdq_in = _pdq_input(work)
-        vectors, dihedral_quality = pdqhash.compute_dihedral(pdq_in)
-        bits, quality = pdqhash.compute(pdq_in)
+        vectors, quality = pdqhash.compute_dihedral(_pdq_input(work))
         vh, vw = view.image.shape[:2]
         views: list[tuple[Box, tuple[int, int], np.ndarray]] = [
             (view.box, (vw, vh), work)]
@@ -226,8 +223,7 @@ class TemplateMatcher:
         prep = PreparedQuery(
             width=int(rgb.shape[1]), height=int(rgb.shape[0]), scale=scale,
             boxes=[v[0] for v in views], sizes=[v[1] for v in views],
-            dihedral=pack_bits(np.asarray(vectors)[[0, 5]]), dihedral_quality=int(dihedral_quality),
-            pdq=pack_bits(bits)[0], pdq_quality=int(quality),
+            dihedral=pack_bits(np.asarray(vectors)[[0, 5]]), pdq_quality=int(quality),
         )
         prep._sources = [v[2] for v in views]
         if eager:
@@ -258,12 +254,6 @@ class TemplateMatcher:
         """Templates found in ``rgb``, best first (empty when none passes the thresholds)."""
         return self.match_prepared(self.prepare(rgb))[0]
 
-    def match_or_represent(
-        self, rgb: np.ndarray
-    ) -> tuple[list[TemplateMatch], Representation | None]:
-        """:meth:`match`, and when nothing matched also the image's query representation."""
-        return self.match_prepared(self.prepare(rgb))
-
     def match_prepared(
         self, prep: PreparedQuery
     ) -> tuple[list[TemplateMatch], Representation | None]:
@@ -285,13 +275,14 @@ class TemplateMatcher:
                 if found:
                     return found[: s.max_results], None
         assert own is not None
-        return [], Representation(prep.boxes[0], prep.scale, prep.pdq, prep.pdq_quality, own)
+        return [], Representation(prep.boxes[0], prep.scale, prep.dihedral[0], prep.pdq_quality,
+                                  own)
 
     def _match_hash(self, prep: PreparedQuery) -> list[TemplateMatch]:
         s = self.settings
         with self._lock:
             ids, hashes, usable = self._ids, self._hashes, self._usable
-        if not ids.size or prep.dihedral_quality < s.pdq_min_quality:
+        if not ids.size or prep.pdq_quality < s.pdq_min_quality:
             return []
         # Orientations: the original, and the left-right mirror (pdqhash's order 0 and 5).
         queries = prep.dihedral.view(np.uint64)

@@ -268,9 +268,8 @@ class Memetrack(CutoutsMixin):
 
     def _has_work_after_ingest(self) -> bool:
         """Whether a new media needs the per-media step (families, cut-outs) at all."""
-        detector = self._cutout_detector
         return (self.settings.assign_families or self.settings.cutouts.auto_register
-                or (detector is not None and len(detector) > 0))
+                or self._searching_cutouts())
 
     def _after_ingest(self, media_id: int, prepared: PreparedQuery | None = None) -> None:
         """Family assignment and cut-out detection of a newly stored media (``prepared``: the
@@ -476,7 +475,7 @@ class Memetrack(CutoutsMixin):
             on_error(where, code, message)
 
     def _flush(self, pending: list[tuple[MediaInput, list[SightingInput], FileState]],
-               summary: BatchSummary, prepared: dict[str, PreparedQuery] | None = None) -> None:
+               summary: BatchSummary, prepared: dict[str, PreparedQuery]) -> None:
         if not pending:
             return
         results = self.store.ingest_many([(m, rows) for m, rows, _f in pending])
@@ -491,12 +490,11 @@ class Memetrack(CutoutsMixin):
             created = [r.media for r in results if r.media_created]
             if self._has_work_after_ingest():
                 for media in created:
-                    self._after_ingest(media.id, (prepared or {}).get(media.sha256))
+                    self._after_ingest(media.id, prepared.get(media.sha256))
             else:
                 self.store.mark_processed([m.id for m in created])
-        if prepared:
-            for media, _rows, _file in pending:
-                prepared.pop(media.sha256, None)
+        for media, _rows, _file in pending:
+            prepared.pop(media.sha256, None)
         self.store.record_files([f for _m, _r, f in pending])
         pending.clear()
 
@@ -537,22 +535,21 @@ class Memetrack(CutoutsMixin):
         except NotFound:
             return None
         rep = TemplateMatcher(self.settings.matcher).represent(pixels, reference=shell)
+        return self._save_representation(media_id, rep)
+
+    def _save_representation(self, media_id: int, rep: Representation) -> bytes:
         blob = fam.pack_representation(rep)
         self.store.families.save_features(media_id, fam.REPRESENTATION_ALGORITHM,
                                           fam.REPRESENTATION_VERSION, "reference", blob)
         return blob
 
-    def _save_reference(self, family_id: int, media_id: int, rep: Representation) -> None:
-        """Store a representation computed elsewhere (the same as :meth:`_represent` gives)."""
-        blob = fam.pack_representation(rep)
-        self.store.families.save_features(media_id, fam.REPRESENTATION_ALGORITHM,
-                                          fam.REPRESENTATION_VERSION, "reference", blob)
-        if self._matcher is not None:  # as stored, so that a restart sees the same references
-            self._matcher.add_representation(family_id, fam.unpack_representation(blob))
-
-    def _add_reference(self, family_id: int, media_id: int, *, shell: bool = False) -> None:
-        blob = self._represent(media_id, shell=shell)
-        if blob is not None and self._matcher is not None:
+    def _add_reference(self, family_id: int, media_id: int, *, shell: bool = False,
+                       rep: Representation | None = None) -> None:
+        """Make a media its family's reference: ``rep`` when the caller computed it (the same
+        as :meth:`_represent` gives), else represented from its sample."""
+        blob = (self._represent(media_id, shell=shell) if rep is None
+                else self._save_representation(media_id, rep))
+        if blob is not None and self._matcher is not None:  # as stored: a restart sees the same
             self._matcher.add_representation(family_id, fam.unpack_representation(blob))
 
     def assign_family(self, media_id: int, *,
@@ -577,10 +574,8 @@ class Memetrack(CutoutsMixin):
         matches = [m for m in found if m.ref_id not in rejected]
         if not matches:
             family = repo.create(media_id)
-            if own is None:  # it matched only families it must not join
-                self._add_reference(family.id, media_id)
-            else:
-                self._save_reference(family.id, media_id, own)
+            # own is None when it matched only families it must not join
+            self._add_reference(family.id, media_id, rep=own)
             return repo.membership(media_id)
         best = matches[0]
         media = self.store.get_media(media_id)

@@ -41,9 +41,8 @@ if TYPE_CHECKING:
     from memetrack.records import MediaInput
     from memetrack.store import Store
 
-# (media scanned, media in all, occurrences found, id of the last media scanned)
 ProgressCallback = Callable[[int, int, int, int], None]
-"""``(media done, media total, occurrences found so far)``."""
+"""``(media done, media total, occurrences found so far, id of the last media searched)``."""
 
 
 class CutoutsMixin:
@@ -186,11 +185,15 @@ class CutoutsMixin:
             out.append(occ)
         return out
 
+    def _searching_cutouts(self) -> bool:
+        """Whether new media are searched for registered cut-outs (some are loaded)."""
+        return self._cutout_detector is not None and len(self._cutout_detector) > 0
+
     def _after_ingest_cutouts(self, media_id: int) -> None:
         """A new media was stored: register it as a cut-out (if it is one and auto-registration
         is on), else record the registered cut-outs found in it."""
         detector = self._cutout_detector
-        searching = detector is not None and len(detector) > 0
+        searching = self._searching_cutouts()
         if not (searching or self.settings.cutouts.auto_register):
             return
         data = self.store.families.sample(media_id)

@@ -108,7 +108,7 @@ def test_unmatched_query_comes_with_its_representation(matcher: TemplateMatcher)
     # An image that matches nothing founds a family: the representation the match returns must
     # be exactly the one represent() computes for it, since both are stored as the reference.
     query = with_panel(scene(777, 440, 330))
-    found, own = matcher.match_or_represent(query)
+    found, own = matcher.match_prepared(matcher.prepare(query))
     assert found == [] and own is not None
     expected = matcher.represent(query, reference=False)
     assert (own.box, own.scale, own.pdq_quality) == (expected.box, expected.scale,
@@ -116,7 +116,7 @@ def test_unmatched_query_comes_with_its_representation(matcher: TemplateMatcher)
     assert np.array_equal(own.pdq, expected.pdq)
     assert np.array_equal(own.features.descriptors, expected.features.descriptors)
     assert np.array_equal(own.features.points, expected.features.points)
-    found, own = matcher.match_or_represent(caption(scene(101, 480, 360)))
+    found, own = matcher.match_prepared(matcher.prepare(caption(scene(101, 480, 360))))
     assert found and own is None
 
 

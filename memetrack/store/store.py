@@ -201,8 +201,7 @@ class Store:
                 record, was_new = self._add_sighting(session, row.id, item.sha256, sighting)
                 out.append(record)
                 added += was_new
-            media = (self._media(session, row, hash_rows[row.id]) if row.id in hash_rows
-                     else self._media(session, row))
+            media = self._media(session, row, hash_rows.get(row.id))
             results.append(IngestResult(media, created, tuple(out), added))
         session.flush()
         return results
