@@ -265,7 +265,7 @@ def cmd_bench_pdq_scale(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval_shells(args: argparse.Namespace, settings: Settings) -> int:
-    from memetrack.evaluation.shells import format_table, run_shell_eval
+    from memetrack.evaluation.shells import format_table, pooled, run_shell_eval
 
     def progress(message: str) -> None:
         if not args.quiet:
@@ -279,7 +279,9 @@ def cmd_eval_shells(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         from dataclasses import asdict
 
-        print(json.dumps(asdict(report), indent=2, default=str))
+        methods = sorted({r.method for r in report.rows})
+        print(json.dumps(asdict(report) | {"pooled": {m: pooled(report, m) for m in methods}},
+                         indent=2, default=str))
     else:
         print(format_table(report))
     return EXIT_OK

@@ -85,7 +85,7 @@ class MatcherSettings(BaseModel):
     candidates: int = Field(
         6, description="References with the most votes that go to geometric verification."
     )
-    min_votes: int = Field(8, description="Candidates with fewer votes are not verified.")
+    min_votes: int = Field(6, description="Candidates with fewer votes are not verified.")
     pairwise_candidates: int = Field(
         2,
         description=(
@@ -127,6 +127,47 @@ class MatcherSettings(BaseModel):
             "Share of the hull of all template keypoints the inliers must span (with "
             "strong_inliers) when their absolute coverage is below min_coverage."
         ),
+    )
+    appearance_min: float = Field(
+        0.3,
+        description=(
+            "Least share of the overlap's cells that must look alike once the template is "
+            "aligned (memetrack.appearance): below it a geometric match is a shared element, "
+            "not the template."
+        ),
+    )
+    appearance_strong: float = Field(
+        0.7,
+        description=(
+            "Share of cells that look alike which accepts a match whose inliers cover too little "
+            "of the template (a crop, a small or compressed copy), with appearance_min_ratio."
+        ),
+    )
+    appearance_min_ratio: float = Field(
+        0.3, description="Least inlier ratio of a match accepted on appearance_strong."
+    )
+    appearance_min_inliers: int = Field(
+        6,
+        description=(
+            "Fewest RANSAC inliers of a match accepted below min_inliers, with "
+            "appearance_min_ratio and appearance_sure (small, heavily compressed copies)."
+        ),
+    )
+    appearance_sure: float = Field(
+        0.8, description="Share of cells that look alike which accepts a match of few inliers."
+    )
+    appearance_texture: float = Field(
+        6.0, description="Lightness standard deviation (of 255) above which a cell is textured."
+    )
+    appearance_ncc: float = Field(
+        0.6, description="Correlation above which two textured cells look alike."
+    )
+    appearance_flat_lightness: float = Field(
+        12.0, description="Lightness difference (of 255) within which two flat cells look alike."
+    )
+    appearance_flat_chroma: float = Field(
+        12.0,
+        description="a*b* distance within which two flat cells look alike (colour queries only).",
     )
     min_scale: float = Field(
         0.15, description="Smallest plausible scale of the reference inside the query."

@@ -16,32 +16,40 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from memetrack.appearance import Thumbnail
 from memetrack.config import MatcherSettings
 from memetrack.features import LocalFeatures, text_mask
 from memetrack.hashing import PerceptualHash
 from memetrack.matcher import Representation, TemplateMatch, TemplateMatcher
 
 REPRESENTATION_ALGORITHM = "tmref"  # stored in media_features.algorithm
-REPRESENTATION_VERSION = 1
+REPRESENTATION_VERSION = 2  # 2: with the appearance thumbnail
 SAMPLE_MAX_SIDE = 768  # stored member samples (for shell recovery) are at most this large
 SAMPLE_QUALITY = 90
 _HEAD = struct.Struct("<I")
 
 
 def pack_representation(rep: Representation) -> bytes:
-    """A matcher reference as bytes: a small JSON header, then the local features."""
+    """A matcher reference as bytes: a small JSON header, the local features, then the
+    appearance thumbnail (when there is one)."""
+    feats = rep.features.to_bytes()
     header = json.dumps({"box": list(rep.box), "scale": rep.scale,
-                         "pdq": bytes(rep.pdq).hex(), "quality": rep.pdq_quality}).encode()
-    return _HEAD.pack(len(header)) + header + rep.features.to_bytes()
+                         "pdq": bytes(rep.pdq).hex(), "quality": rep.pdq_quality,
+                         "features": len(feats)}).encode()
+    thumb = rep.thumb.to_bytes() if rep.thumb is not None else b""
+    return _HEAD.pack(len(header)) + header + feats + thumb
 
 
 def unpack_representation(data: bytes) -> Representation:
     (n,) = _HEAD.unpack_from(data)
     header = json.loads(data[_HEAD.size:_HEAD.size + n])
-    feats = LocalFeatures.from_bytes(data[_HEAD.size + n:])
+    start = _HEAD.size + n
+    end = start + int(header.get("features", len(data) - start))
+    feats = LocalFeatures.from_bytes(data[start:end])
+    thumb = Thumbnail.from_bytes(data[end:]) if end < len(data) else None
     return Representation(tuple(header["box"]), float(header["scale"]),  # type: ignore[arg-type]
                           np.frombuffer(bytes.fromhex(header["pdq"]), np.uint8).copy(),
-                          int(header["quality"]), feats)
+                          int(header["quality"]), feats, thumb)
 
 
 def choose_variant(value: PerceptualHash, variants: list[tuple[int, bytes]],
@@ -60,6 +68,7 @@ def match_evidence(m: TemplateMatch, scale: float = 1.0) -> dict[str, object]:
     original image's (the region is reported in original pixels)."""
     return {"kind": m.kind, "score": round(float(m.score), 4), "inliers": m.inliers,
             "pdq_distance": m.distance, "mirrored": m.mirrored,
+            "appearance": None if m.appearance is None else round(float(m.appearance), 3),
             "region": [[round(float(x) * scale, 1), round(float(y) * scale, 1)]
                        for x, y in m.region]}
 

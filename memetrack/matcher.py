@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 import pdqhash
 
+from memetrack.appearance import AppearanceParams, Thumbnail, agreement, thumbnail
 from memetrack.config import MatcherSettings
 from memetrack.features import (
     LocalFeatures,
@@ -65,25 +66,28 @@ class TemplateMatch:
     distance: int | None
     region: np.ndarray
     mirrored: bool
+    appearance: float | None = None  # share of the overlap that looks alike (verified only)
 
 
 @dataclass(frozen=True, eq=False)
 class Representation:
     """What the matcher keeps of one image: its core view box, PDQ of the core view (packed
-    32 bytes) with its quality, and its local features."""
+    32 bytes) with its quality, its local features, and the thumbnail of its working image
+    (for the appearance check, :mod:`memetrack.appearance`)."""
 
     box: tuple[int, int, int, int]
     scale: float
     pdq: np.ndarray
     pdq_quality: int
     features: LocalFeatures
+    thumb: Thumbnail | None = None
 
 
 @dataclass(eq=False)
 class PreparedQuery:
     """The query side of a match (:meth:`TemplateMatcher.prepare`): the downscale, the views
     (0: the core view; 1: the whole image, when the core view is a part of it) with their boxes
-    in downscaled pixels and their sizes (w, h), the core view's PDQ (original and mirror,
+    in downscaled pixels, their sizes (w, h) and thumbnails, the core view's PDQ (original and mirror,
     packed; pdqhash computes both from one DCT, the original exactly as ``pdqhash.compute``)
     with its quality, and the local features per (view, mirrored). Picklable once computed
     eagerly (no pixels kept)."""
@@ -95,6 +99,7 @@ class PreparedQuery:
     sizes: list[tuple[int, int]]
     dihedral: np.ndarray
     pdq_quality: int
+    thumbs: list[Thumbnail] = field(default_factory=list)  # per view, of its working image
     features: dict[tuple[int, bool], LocalFeatures] = field(default_factory=dict)
     _sources: list[np.ndarray | None] = field(default_factory=list, repr=False)
     _masks: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
@@ -139,6 +144,9 @@ class TemplateMatcher:
         self._hashes = np.zeros((0, 32), np.uint8)
         self._usable = np.zeros(0, bool)
         self._lock = threading.RLock()
+        s = self.settings
+        self._appearance = AppearanceParams(s.appearance_texture, s.appearance_ncc,
+                                            s.appearance_flat_lightness, s.appearance_flat_chroma)
 
     def __len__(self) -> int:
         return len(self._refs)
@@ -165,7 +173,8 @@ class TemplateMatcher:
             n_features=s.reference_features if reference else s.query_features,
             mask_text=s.mask_reference_text if reference else s.mask_query_text,
         )
-        return Representation(view.box, scale, pack_bits(bits)[0], int(quality), feats)
+        return Representation(view.box, scale, pack_bits(bits)[0], int(quality), feats,
+                              thumbnail(work))
 
     def _working(self, image: np.ndarray) -> np.ndarray:
         return working_image(image, self.settings.feature_side, self.settings.feature_max_upscale)
@@ -224,6 +233,7 @@ class TemplateMatcher:
             width=int(rgb.shape[1]), height=int(rgb.shape[0]), scale=scale,
             boxes=[v[0] for v in views], sizes=[v[1] for v in views],
             dihedral=pack_bits(np.asarray(vectors)[[0, 5]]), pdq_quality=int(quality),
+            thumbs=[thumbnail(v[2]) for v in views],
         )
         prep._sources = [v[2] for v in views]
         if eager:
@@ -271,12 +281,12 @@ class TemplateMatcher:
             for mirrored in (False, True) if s.try_mirror else (False,):
                 feats = self._features(prep, i, mirrored)
                 own = feats if own is None else own  # the core view, unmirrored
-                found = self._match_local(feats, box, size, prep.scale)
+                found = self._match_local(feats, box, size, prep.scale, prep.thumbs[i])
                 if found:
                     return found[: s.max_results], None
         assert own is not None
         return [], Representation(prep.boxes[0], prep.scale, prep.dihedral[0], prep.pdq_quality,
-                                  own)
+                                  own, prep.thumbs[0])
 
     def _match_hash(self, prep: PreparedQuery) -> list[TemplateMatch]:
         s = self.settings
@@ -305,7 +315,7 @@ class TemplateMatcher:
         return out
 
     def _match_local(self, feats: LocalFeatures, box: Box, size: tuple[int, int],
-                     scale: float) -> list[TemplateMatch]:
+                     scale: float, thumb: Thumbnail | None = None) -> list[TemplateMatch]:
         s = self.settings
         if len(feats) < s.min_inliers:
             return []
@@ -322,46 +332,61 @@ class TemplateMatcher:
         for cand in candidates:
             rep = refs.get(cand.ref_id)
             if rep is not None:
-                v = self.verify(feats, rep.features, cand.pairs)
+                v = self.verify(feats, rep.features, cand.pairs, thumb, rep.thumb)
                 if v is not None:
-                    out.append(self._to_match(cand.ref_id, v, feats, box, size, scale))
+                    out.append(self._to_match(cand.ref_id, *v, feats, box, size, scale))
         if not out:
             for cand in candidates[: s.pairwise_candidates]:
                 rep = refs.get(cand.ref_id)
                 if rep is not None:
-                    v = self.verify(feats, rep.features)
+                    v = self.verify(feats, rep.features, None, thumb, rep.thumb)
                     if v is not None:
-                        out.append(self._to_match(cand.ref_id, v, feats, box, size, scale))
+                        out.append(self._to_match(cand.ref_id, *v, feats, box, size, scale))
         out.sort(key=lambda m: -m.score)
         return out
 
     def verify(
-        self, query: LocalFeatures, ref: LocalFeatures, pairs: np.ndarray | None = None
-    ) -> Verification | None:
-        """Geometric verification with the acceptance thresholds applied; without ``pairs`` the
-        putative pairs come from a pairwise ratio-test match."""
+        self, query: LocalFeatures, ref: LocalFeatures, pairs: np.ndarray | None = None,
+        query_thumb: Thumbnail | None = None, ref_thumb: Thumbnail | None = None,
+    ) -> tuple[Verification, float | None] | None:
+        """Geometric verification with the acceptance thresholds applied, and the appearance
+        agreement when both thumbnails are given (else None); without ``pairs`` the putative
+        pairs come from a pairwise ratio-test match."""
         s = self.settings
         if pairs is None:
             pairs = match_pairs(query, ref, ratio=s.ratio_test, max_distance=s.pair_max_distance)
         v = verify(query, ref, pairs, reproj_threshold=s.reproj_threshold,
                    min_scale=s.min_scale, max_scale=s.max_scale, max_angle=s.max_angle,
-                   min_inliers=s.min_inliers)
+                   min_inliers=min(s.min_inliers, s.appearance_min_inliers))
         if v is None or v.inlier_ratio < s.min_inlier_ratio:
             return None
+        few = v.inliers < s.min_inliers  # only with a sure appearance
         # Inliers must span enough of the template, or be many and spread over its textured part
         # (text lines and a shared small element give many inliers in a small area).
-        if v.coverage >= s.min_coverage:
-            return v
-        if v.inliers >= s.strong_inliers and v.spread >= s.min_spread:
-            return v
+        spatial = v.coverage >= s.min_coverage or (
+            v.inliers >= s.strong_inliers and v.spread >= s.min_spread)
+        if query_thumb is None or ref_thumb is None:
+            return (v, None) if spatial and not few else None
+        # The whole overlap must look alike: a shared element alone does not; and when it does
+        # look alike, clustered inliers suffice (a crop, a small or compressed copy).
+        look = agreement(ref_thumb, query_thumb, v.transform, mirrored=v.mirrored,
+                         params=self._appearance)
+        if look < s.appearance_min:
+            return None
+        if few:
+            if v.inlier_ratio >= s.appearance_min_ratio and look >= s.appearance_sure:
+                return v, look
+            return None
+        if spatial or (v.inlier_ratio >= s.appearance_min_ratio and look >= s.appearance_strong):
+            return v, look
         return None
 
     @staticmethod
-    def _to_match(ref_id: int, v: Verification, feats: LocalFeatures, box: Box,
-                  size: tuple[int, int], scale: float) -> TemplateMatch:
+    def _to_match(ref_id: int, v: Verification, look: float | None, feats: LocalFeatures,
+                  box: Box, size: tuple[int, int], scale: float) -> TemplateMatch:
         w, h = size
         k = np.array([w / feats.width, h / feats.height], np.float32)
         quad = (v.quad * k + np.array(box[:2], np.float32)) / scale
         score = v.inliers / (v.inliers + 20.0)
         return TemplateMatch(ref_id, float(score), "verified", v.inliers, None,
-                             quad.astype(np.float32), v.mirrored)
+                             quad.astype(np.float32), v.mirrored, look)

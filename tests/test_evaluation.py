@@ -1,0 +1,79 @@
+"""The two evaluation commands, end to end on a small folder of drawn templates and cut-outs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from memetrack.cli import main
+from memetrack.evaluation.shells import format_table, pooled, run_shell_eval
+from tests.imagegen import encode
+from tests.matcher_scenes import scene
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("templates")
+    for i, name in enumerate("abcdef"):
+        (root / f"meme_{name}__0.png").write_bytes(encode(scene(700 + i, 420, 320), "PNG"))
+    # nothing visible: no template (flattened it is a grey rectangle)
+    blank = np.zeros((200, 200, 4), np.uint8)
+    blank[..., :3] = scene(790, 200, 200)
+    (root / "blank__logo.png").write_bytes(encode(blank, "PNG"))
+    # cut-outs: about half transparent
+    for i, name in enumerate("xyz"):
+        alpha = np.zeros((300, 260), np.uint8)
+        cv2.ellipse(alpha, (130, 150), (110, 135), 0, 0, 360, 255, -1)
+        rgba = np.dstack([scene(800 + i, 260, 300), alpha])
+        (root / f"cut_{name}__0.png").write_bytes(encode(rgba, "PNG"))
+    return root
+
+
+def test_eval_shells_reports_every_kind_with_baselines(folder: Path) -> None:
+    report = run_shell_eval(folder, split="all", index_size=20, kinds=["caption", "panel"])
+    assert report.skipped_blank == ["blank__logo.png"]
+    assert report.n_indexed_templates + report.n_heldout_templates == 6
+    assert report.n_heldout_templates == 2 and report.n_distractors == 16
+    for kind in ("caption", "panel"):
+        m = report.row(kind)
+        assert (m.n_positive, m.n_negative) == (4, 2)
+        assert m.recall >= 0.75 and m.false_positive_rate == 0.0 and m.median_ms > 0
+        assert {report.row(kind, b).method for b in ("pdq", "phash")} == {"pdq", "phash"}
+    # a panel above the picture moves the whole-image hashes away, not the matcher
+    assert report.row("panel").recall > report.row("panel", "pdq").recall
+    total = pooled(report)
+    assert total["negatives"] == 4 and total["positives"] == 8
+    table = format_table(report)
+    assert "skipped (nothing visible): blank__logo.png" in table
+    assert "matcher, all kinds: held-out queries matched 0 of 4" in table
+
+
+def test_eval_shells_is_reproducible_from_the_cli(folder: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    args = ["eval", "shells", "--templates", str(folder), "--split", "all", "--index-size", "20",
+            "--kinds", "caption", "--no-baselines", "--json", "--quiet"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(args) == 0
+    second = json.loads(capsys.readouterr().out)
+    strip = [{k: v for k, v in r.items() if k != "median_ms"} for r in first["rows"]]
+    assert strip == [{k: v for k, v in r.items() if k != "median_ms"} for r in second["rows"]]
+    assert first["pooled"]["matcher"]["negatives"] == 2
+    assert [r["method"] for r in first["rows"]] == ["matcher"]
+
+
+def test_eval_cutouts_from_the_cli(folder: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code = main(["eval", "cutouts", "--cutouts", str(folder), "--split", "all", "--per-bucket",
+                 "1", "--negatives-per-bucket", "1", "--scale-to", "0", "--json", "--quiet"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["registered"] + out["heldout"] == 3
+    buckets = {r["bucket"] for r in out["rows"]}
+    assert len(buckets) == 3
+    for row in out["rows"]:
+        assert 0.0 <= row["recall"] <= 1.0 and 0.0 <= row["false_positive_rate"] <= 1.0
+    found = [r for r in out["rows"] if r["recall"] > 0]
+    assert found and all(r["median_iou"] >= 0.8 for r in found)
