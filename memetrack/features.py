@@ -130,8 +130,9 @@ def working_image(
     return cv2.resize(rgb, size, interpolation=interp)
 
 
-def text_mask(rgb: np.ndarray) -> np.ndarray:
-    """Boolean mask (H x W) of meme caption text: white letters with a dark outline.
+def text_mask(rgb: np.ndarray, dark: int = TEXT_DARK) -> np.ndarray:
+    """Boolean mask (H x W) of meme caption text: white letters with a dark outline (every
+    channel at most ``dark``).
 
     Each connected white blob is a letter candidate when it is small and a dark outline runs along
     most of its rim; the kept letters are grown a little so the mask covers the outline too (ORB
@@ -142,13 +143,13 @@ def text_mask(rgb: np.ndarray) -> np.ndarray:
     r, g, b = cv2.split(np.ascontiguousarray(rgb))
     lo, hi = cv2.min(cv2.min(r, g), b), cv2.max(cv2.max(r, g), b)
     bright = ((lo >= TEXT_BRIGHT) & (hi - lo <= TEXT_MAX_CHROMA)).astype(np.uint8)
-    dark = (hi <= TEXT_DARK).astype(np.uint8)
-    if not bright.any() or not dark.any():
+    outline = (hi <= dark).astype(np.uint8)
+    if not bright.any() or not outline.any():
         return np.zeros((h, w), dtype=bool)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=8)
     kernel = np.ones((3, 3), np.uint8)
     rim = bright & (1 - cv2.erode(bright, kernel, borderType=cv2.BORDER_REPLICATE))
-    near_dark = cv2.dilate(dark, np.ones((5, 5), np.uint8))
+    near_dark = cv2.dilate(outline, np.ones((5, 5), np.uint8))
     rim_labels = labels[rim > 0]
     rim_total = np.bincount(rim_labels, minlength=n)
     rim_dark = np.bincount(labels[(rim > 0) & (near_dark > 0)], minlength=n)

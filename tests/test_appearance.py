@@ -95,3 +95,29 @@ def test_low_coverage_match_is_accepted_when_it_looks_alike() -> None:
     found = on.match(query)
     assert found and found[0].ref_id == 1 and found[0].appearance >= 0.7
     assert off.match(query) == []
+
+
+def test_stored_representation_keeps_its_thumbnail() -> None:
+    import json
+    import struct
+
+    from memetrack.families import pack_representation, unpack_representation
+
+    m = TemplateMatcher(MatcherSettings())
+    rep = m.represent(scene(51))
+    back = unpack_representation(pack_representation(rep))
+    assert back.thumb is not None and rep.thumb is not None
+    assert np.array_equal(back.thumb.lightness, rep.thumb.lightness)
+    assert np.array_equal(back.thumb.chroma, rep.thumb.chroma)
+    assert np.array_equal(back.features.descriptors, rep.features.descriptors)
+    # the version-1 layout (header without a length, no thumbnail) still reads
+    header = json.dumps({"box": list(rep.box), "scale": rep.scale,
+                         "pdq": bytes(rep.pdq).hex(), "quality": rep.pdq_quality}).encode()
+    old = struct.pack("<I", len(header)) + header + rep.features.to_bytes()
+    legacy = unpack_representation(old)
+    assert legacy.thumb is None and len(legacy.features) == len(rep.features)
+    # a reference without a thumbnail is matched on geometry alone
+    m2 = TemplateMatcher(MatcherSettings(pdq_match_threshold=-1))
+    m2.add_representation(7, legacy)
+    found = m2.match(caption(scene(51)))
+    assert found and found[0].ref_id == 7 and found[0].appearance is None
