@@ -305,6 +305,15 @@ class CutoutSettings(BaseModel):
             "nearer than this share of the nearest descriptor of any other cut-out."
         ),
     )
+    vote_ties: bool = Field(
+        True,
+        description=(
+            "A query descriptor about as near to two cut-outs (and clearly nearer than to any "
+            "third) votes for both, instead of neither: near-identical cut-outs, such as two "
+            "frames of one animation, otherwise take every vote from each other (dev, 31 "
+            "registered: recall 0.81/0.86/0.93 -> 0.85/0.89/0.93, no false positive)."
+        ),
+    )
     reproj_threshold: float = Field(
         5.0, description="RANSAC inlier tolerance in query working-image pixels."
     )

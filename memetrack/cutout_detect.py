@@ -371,7 +371,7 @@ class CutoutDetector:
             candidates = self._index.search(
                 query.feats.descriptors, k=s.search_neighbours,
                 max_distance=s.search_max_distance, ratio=s.ratio_test,
-                max_candidates=s.candidates)
+                max_candidates=s.candidates, ties=s.vote_ties)
             reps = dict(self._reps)
         best: dict[int, Detection] = {}
         for cand in candidates:

@@ -175,6 +175,26 @@ def test_index_votes_go_to_the_distinctive_group() -> None:
     assert [v.ref_id for v in index.search(a[:20], k=4, max_distance=40)] == []
 
 
+def test_near_identical_groups_share_votes_only_with_ties() -> None:
+    # Two frames of one animation (groups 5 and 6 hold the same descriptors), one other cut-out.
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 256, (50, 32), dtype=np.uint8)
+    c = rng.integers(0, 256, (50, 32), dtype=np.uint8)
+    index = CutoutIndex(ivf_min_rows=10_000)
+    index.add(10, 5, a)
+    index.add(12, 6, a)
+    index.add(14, 7, c)
+    assert index.search(a[:20], k=4, max_distance=40, ratio=0.8) == []  # they cancel out
+    tied = index.search(a[:20], k=4, max_distance=40, ratio=0.8, ties=True)
+    assert sorted((v.ref_id, v.votes) for v in tied) == [(10, 20), (12, 20)]
+    # a descriptor as near to three groups is generic: no votes, ties or not
+    index.add(16, 8, a)
+    assert index.search(a[:20], k=4, max_distance=40, ratio=0.8, ties=True) == []
+    # a distinctive descriptor still votes for its group alone
+    assert [(v.ref_id, v.votes) for v in index.search(c[:10], k=4, max_distance=40,
+                                                      ratio=0.8, ties=True)] == [(14, 10)]
+
+
 def test_ivf_index_agrees_with_exact_search() -> None:
     rng = np.random.default_rng(1)
     refs = [rng.integers(0, 256, (400, 32), dtype=np.uint8) for _ in range(60)]

@@ -128,7 +128,7 @@ class CutoutIndex:
 
     def search(self, descriptors: np.ndarray, *, k: int = 4, max_distance: int = 56,
                vote_distance: int | None = None, ratio: float = 0.8,
-               max_candidates: int | None = None) -> list[Vote]:
+               max_candidates: int | None = None, ties: bool = False) -> list[Vote]:
         """References voted for by distinctive matches of the query descriptors, most first.
 
         For each query descriptor, its ``k`` nearest indexed descriptors are looked up. The
@@ -137,6 +137,11 @@ class CutoutIndex:
         nearest descriptor of another group (if any is among the ``k``). Every neighbour within
         ``max_distance`` gives its reference a **pair** (query keypoint, nearest keypoint of
         that reference) for geometric verification, voting or not.
+
+        With ``ties``, a descriptor about as near to two groups (the ratio test fails between
+        them) that are both clearly nearer than any third group votes for both: two
+        near-identical references (two frames of one animation) would otherwise take every
+        vote from each other.
         """
         vote_distance = max_distance if vote_distance is None else vote_distance
         desc = np.ascontiguousarray(descriptors, dtype=np.uint8).reshape(-1, DESCRIPTOR_BYTES)
@@ -153,15 +158,25 @@ class CutoutIndex:
         g = np.where(valid, group[safe], -1)
         d = np.where(valid, dist, NO_NEIGHBOUR)
         first_group = g[:, :1]
-        other = np.where((g != first_group) & valid, d, NO_NEIGHBOUR).min(axis=1)
-        good = (d[:, 0] <= vote_distance) & (d[:, 0] < ratio * other) & valid[:, 0]
+        others = np.where((g != first_group) & valid, d, NO_NEIGHBOUR)
+        other = others.min(axis=1)
+        clear = d[:, 0] < ratio * other
+        good = (d[:, 0] <= vote_distance) & clear & valid[:, 0]
+        second_group = g[np.arange(len(g)), others.argmin(axis=1)]
+        tie = np.zeros(len(g), bool)
+        if ties:
+            third = np.where((g != first_group) & (g != second_group[:, None]) & valid, d,
+                             NO_NEIGHBOUR).min(axis=1)
+            tie = (~clear & valid[:, 0] & (other <= vote_distance)
+                   & (d[:, 0] <= vote_distance) & (other < ratio * third))
         near = valid & (d <= max_distance)
         q_idx, col = np.nonzero(near)
         if not q_idx.size:
             return []
         r = safe[q_idx, col]
         ref, kpt, grp = owner[r], kp[r], group[r]
-        votes_for = good[q_idx] & (grp == first_group[q_idx, 0])
+        votes_for = ((good[q_idx] | tie[q_idx]) & (grp == first_group[q_idx, 0])) | (
+            tie[q_idx] & (grp == second_group[q_idx]))
         # One pair per (reference, query keypoint): the nearest (columns are sorted by distance).
         order = np.lexsort((col, q_idx, ref))
         ref, q_idx, kpt, grp = ref[order], q_idx[order], kpt[order], grp[order]
