@@ -13,6 +13,10 @@ Two stages, cheapest first:
    the inliers also span enough of the template (coverage), or are many and spread over the
    template's textured part. When nothing verifies, the mirrored query is tried, then (if the core
    view was a crop) the whole image, unmirrored and mirrored.
+3. **Appearance.** Each verified transform aligns the query's thumbnail with the reference's
+   (:mod:`memetrack.appearance`): a match whose overlap mostly does not look alike is refused (a
+   shared drawn element), and one that looks alike is accepted although its inliers cluster (a
+   crop, a small or compressed copy).
 
 The verification uses the index's own pairs (each query keypoint's nearest keypoint of the
 candidate): as good as a pairwise ratio-test match for 361 of 371 true candidates (365 with the
