@@ -1,6 +1,6 @@
 """Which registered template (blank meme shell) is a query image built on?
 
-Two stages, cheapest first:
+Two stages, cheapest first, then a check of every geometric match:
 
 1. **Global hash of the core view.** The query's core view (borders, caption panel and screenshot
    chrome removed, :func:`memetrack.normalize.core_view`) is PDQ-hashed in all eight dihedral
