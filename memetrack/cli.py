@@ -265,25 +265,30 @@ def cmd_bench_pdq_scale(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval_shells(args: argparse.Namespace, settings: Settings) -> int:
-    from memetrack.evaluation.shells import format_table, pooled, run_shell_eval
+    from dataclasses import asdict
+
+    from memetrack.evaluation.shells import format_seeds, format_table, pooled, run_shell_eval
 
     def progress(message: str) -> None:
         if not args.quiet:
             print(message, file=sys.stderr)
 
-    report = run_shell_eval(
-        args.templates, seed=args.seed, holdout_frac=args.holdout, index_size=args.index_size,
+    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+    reports = [run_shell_eval(
+        args.templates, seed=seed, holdout_frac=args.holdout, index_size=args.index_size,
         kinds=args.kinds.split(",") if args.kinds else None, split=args.split,
         settings=settings.matcher, baselines=not args.no_baselines, progress=progress,
-    )
+    ) for seed in seeds]
     if args.json:
-        from dataclasses import asdict
-
-        methods = sorted({r.method for r in report.rows})
-        print(json.dumps(asdict(report) | {"pooled": {m: pooled(report, m) for m in methods}},
-                         indent=2, default=str))
+        out = []
+        for report in reports:
+            methods = sorted({r.method for r in report.rows})
+            out.append(asdict(report) | {"pooled": {m: pooled(report, m) for m in methods}})
+        print(json.dumps(out[0] if not args.seeds else out, indent=2, default=str))
     else:
-        print(format_table(report))
+        print("\n".join(format_table(r) for r in reports))
+        if len(reports) > 1:
+            print(format_seeds(reports))
     return EXIT_OK
 
 
@@ -421,6 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--split", choices=("dev", "test", "all"), default="test",
                    help="which memes to report (thresholds are calibrated on dev only)")
     q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--seeds", help="comma-separated seeds: one run each (another choice of "
+                   "held-out memes and variants), then recall and false positives pooled")
     q.add_argument("--holdout", type=float, default=0.3,
                    help="share of memes held out as never-indexed negatives")
     q.add_argument("--index-size", type=int, default=2000,

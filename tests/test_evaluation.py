@@ -77,3 +77,19 @@ def test_eval_cutouts_from_the_cli(folder: Path, capsys) -> None:  # type: ignor
         assert 0.0 <= row["recall"] <= 1.0 and 0.0 <= row["false_positive_rate"] <= 1.0
     found = [r for r in out["rows"] if r["recall"] > 0]
     assert found and all(r["median_iou"] >= 0.8 for r in found)
+
+
+def test_eval_shells_pools_several_seeds(folder: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    args = ["eval", "shells", "--templates", str(folder), "--split", "all", "--index-size", "20",
+            "--kinds", "caption", "--no-baselines", "--quiet", "--seeds", "0,1"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "split `all`, seed 0" in out and "split `all`, seed 1" in out
+    assert "| kind | seed 0 | seed 1 | pooled |" in out
+    assert "all kinds and seeds: held-out queries matched 0 of 4" in out
+    assert main([*args, "--json"]) == 0
+    reports = json.loads(capsys.readouterr().out)
+    assert [r["seed"] for r in reports] == [0, 1]
+    pooled_row = [line for line in out.splitlines() if line.startswith("| caption |")][-1]
+    found = sum(round(r["rows"][0]["recall"] * r["rows"][0]["n_positive"]) for r in reports)
+    assert pooled_row.endswith(f"({found} of 8) |")

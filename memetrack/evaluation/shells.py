@@ -477,3 +477,28 @@ def format_table(report: ShellEvalReport) -> str:
                     f"{p['wrong_top']} of {p['positives']} positives "
                     f"({p['wrong_family_rate']:.4f})")
     return head + "\n".join(lines) + "\n\n" + "\n".join(tail) + "\n"
+
+
+def format_seeds(reports: Sequence[ShellEvalReport]) -> str:
+    """The matcher's recall per kind for each seed and pooled over them, and the false positives
+    pooled over every kind and seed (Markdown)."""
+    seeds = [r.seed for r in reports]
+    kinds = list(dict.fromkeys(r.kind for rep in reports for r in rep.rows))
+    lines = ["| kind | " + " | ".join(f"seed {s}" for s in seeds) + " | pooled |",
+             "| --- |" + " ---: |" * (len(seeds) + 1)]
+    for kind in kinds:
+        rows = [rep.row(kind) for rep in reports]
+        found = sum(round(r.recall * r.n_positive) for r in rows)
+        total = sum(r.n_positive for r in rows)
+        lines.append(f"| {kind} | " + " | ".join(f"{r.recall:.3f}" for r in rows)
+                     + f" | {found / max(1, total):.3f} ({found} of {total}) |")
+    totals = [pooled(rep) for rep in reports]
+    neg = sum(int(t["negative_matches"]) for t in totals)
+    n_neg = sum(int(t["negatives"]) for t in totals)
+    wrong = sum(int(t["wrong_top"]) for t in totals)
+    n_pos = sum(int(t["positives"]) for t in totals)
+    lines.append("")
+    lines.append(f"all kinds and seeds: held-out queries matched {neg} of {n_neg} "
+                 f"(FP rate {neg / max(1, n_neg):.4f}); wrong family {wrong} of {n_pos} "
+                 f"positives ({wrong / max(1, n_pos):.4f})")
+    return "\n".join(lines) + "\n"
