@@ -60,8 +60,12 @@ class MatcherSettings(BaseModel):
         description="Drop query keypoints on caption text (white letters with a dark outline).",
     )
     mask_reference_text: bool = Field(
-        False,
-        description="Drop reference keypoints on caption-like text too (blank shells have none).",
+        True,
+        description=(
+            "Drop reference keypoints on caption-like text too: a query's keypoints there are "
+            "dropped, so a template's own subtitles would only spend its keypoints (dev, seeds "
+            "0, 1, 3: 8 more of 2,030 positives found, no false positive either way)."
+        ),
     )
     pdq_match_threshold: int = Field(
         31,
