@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from memetrack.config import MatcherSettings
+
 THUMB_SIDE = 128  # longer side of the lightness thumbnail
 CELL = 8  # cell size, thumbnail pixels
 GREY_CHROMA = 3.0  # mean |a*|, |b*| offset below which a query counts as greyscale
@@ -35,10 +37,17 @@ _MAGIC, _FORMAT = b"MTTH", 1
 
 @dataclass(frozen=True)
 class AppearanceParams:
-    texture: float = 6.0  # lightness standard deviation above which a cell is textured
-    ncc: float = 0.6  # textured cells agree above this correlation
-    flat_lightness: float = 12.0  # flat cells agree within this lightness difference (of 255)
-    flat_chroma: float = 12.0  # ... and within this a*b* distance (colour queries only)
+    """When two cells look alike (the ``appearance_*`` fields of :class:`MatcherSettings`)."""
+
+    texture: float  # lightness standard deviation above which a cell is textured
+    ncc: float  # textured cells agree above this correlation
+    flat_lightness: float  # flat cells agree within this lightness difference (of 255)
+    flat_chroma: float  # ... and within this a*b* distance (colour queries only)
+
+    @classmethod
+    def from_settings(cls, s: MatcherSettings) -> AppearanceParams:
+        return cls(s.appearance_texture, s.appearance_ncc, s.appearance_flat_lightness,
+                   s.appearance_flat_chroma)
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,7 +113,7 @@ def agreement(ref: Thumbnail, query: Thumbnail, transform: np.ndarray, *,
     """Share (0-1) of the overlap's cells where the query, aligned by ``transform`` (2 x 3,
     reference working pixels -> query working pixels, of the flipped query when ``mirrored``),
     looks like the reference. 0 when they do not overlap by a single whole cell."""
-    p = params or AppearanceParams()
+    p = params or AppearanceParams.from_settings(MatcherSettings())
     if mirrored:
         query = query.flipped()
     h, w = ref.lightness.shape
@@ -143,7 +152,7 @@ def agreement(ref: Thumbnail, query: Thumbnail, transform: np.ndarray, *,
         mc[:, 2] = (m[:, :2] @ np.array([CELL / 2, CELL / 2]) + m[:, 2] - CELL / 2) / CELL
         qc = cv2.warpAffine(query.chroma, mc, (nx, ny), flags=inverse,
                             borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-        rc = cv2.resize(ref.chroma, (nx, ny), interpolation=cv2.INTER_NEAREST).astype(np.float32)
-        flat &= np.linalg.norm(rc - qc, axis=2) < p.flat_chroma
+        # the reference's chroma has one value per cell already (thumbnail() made it so)
+        flat &= np.linalg.norm(ref.chroma.astype(np.float32) - qc, axis=2) < p.flat_chroma
     agree = np.where(rt & qt, ncc > p.ncc, ~rt & ~qt & flat)
     return float(agree[whole].mean())

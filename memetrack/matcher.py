@@ -148,9 +148,7 @@ class TemplateMatcher:
         self._hashes = np.zeros((0, 32), np.uint8)
         self._usable = np.zeros(0, bool)
         self._lock = threading.RLock()
-        s = self.settings
-        self._appearance = AppearanceParams(s.appearance_texture, s.appearance_ncc,
-                                            s.appearance_flat_lightness, s.appearance_flat_chroma)
+        self._appearance = AppearanceParams.from_settings(self.settings)
 
     def __len__(self) -> int:
         return len(self._refs)

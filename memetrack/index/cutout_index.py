@@ -162,9 +162,10 @@ class CutoutIndex:
         other = others.min(axis=1)
         clear = d[:, 0] < ratio * other
         good = (d[:, 0] <= vote_distance) & clear & valid[:, 0]
-        second_group = g[np.arange(len(g)), others.argmin(axis=1)]
         tie = np.zeros(len(g), bool)
+        second_group = np.full(len(g), -1, np.int64)  # no group: only ties vote for it
         if ties:
+            second_group = g[np.arange(len(g)), others.argmin(axis=1)]
             third = np.where((g != first_group) & (g != second_group[:, None]) & valid, d,
                              NO_NEIGHBOUR).min(axis=1)
             tie = (~clear & valid[:, 0] & (other <= vote_distance)
