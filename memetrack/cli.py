@@ -202,6 +202,7 @@ def cmd_families(args: argparse.Namespace, settings: Settings) -> int:
                 for m in members:
                     ev = m.evidence
                     how = (f"inliers {ev.get('inliers')}" if m.kind == "verified"
+                           else f"appearance {ev.get('appearance')}" if m.kind == "dense"
                            else f"pdq {ev.get('pdq_distance')}" if ev else "")
                     print(f"  media {m.media_id:>6}  variant {m.variant_id}  {m.kind:14s}"
                           f" score {m.score:.2f}  {how}")

@@ -173,6 +173,40 @@ class MatcherSettings(BaseModel):
         12.0,
         description="a*b* distance within which two flat cells look alike (colour queries only).",
     )
+    dense_max_query_features: int = Field(
+        120,
+        description=(
+            "A query whose core view has fewer ORB keypoints than this (caption text masked), and "
+            "which matched nothing, is placed densely over the templates whose colours it "
+            "shares (memetrack.appearance.place): flat, low-texture templates leave too few "
+            "keypoints once cropped and captioned. 0 turns the dense stage off."
+        ),
+    )
+    dense_candidates: int = Field(
+        12, description="Templates (nearest colour signatures) the dense stage places the query on."
+    )
+    dense_min_fraction: float = Field(
+        0.55,
+        description="Least share of a template's extent a query may span in the dense stage.",
+    )
+    dense_min_agreement: float = Field(
+        0.9,
+        description=(
+            "Share of the compared cells (overlap, caption text left out) that must look alike "
+            "to accept a dense placement."
+        ),
+    )
+    dense_min_cells: int = Field(
+        24, description="Fewest cells a dense placement must compare (of 8 px, 128-px thumbnail)."
+    )
+    dense_min_structure: int = Field(
+        4,
+        description=(
+            "Fewest agreeing cells with structure on both sides (lightness texture, or an edge "
+            "between two colours) of a dense placement: a shape must match, not one colour "
+            "alone."
+        ),
+    )
     min_scale: float = Field(
         0.15, description="Smallest plausible scale of the reference inside the query."
     )

@@ -1,6 +1,7 @@
 """Which registered template (blank meme shell) is a query image built on?
 
-Two stages, cheapest first, then a check of every geometric match:
+Stages, cheapest first, with a check of every geometric match and a last resort for queries with
+few keypoints:
 
 1. **Global hash of the core view.** The query's core view (borders, caption panel and screenshot
    chrome removed, :func:`memetrack.normalize.core_view`) is PDQ-hashed in all eight dihedral
@@ -17,6 +18,11 @@ Two stages, cheapest first, then a check of every geometric match:
    (:mod:`memetrack.appearance`): a match whose overlap mostly does not look alike is refused (a
    shared drawn element), and one that looks alike is accepted although its inliers cluster (a
    crop, a small or compressed copy).
+4. **Dense placement.** A query that matched nothing and has few keypoints (a template of flat
+   colours and smooth shapes, cropped and captioned) is laid over the thumbnails of the templates
+   with the nearest colours, as a crop of them would sit (:func:`memetrack.appearance.place`);
+   it matches (kind ``dense``) when nearly every compared cell looks alike and some of the
+   agreeing cells have structure, never on one flat colour alone.
 
 The verification uses the index's own pairs (each query keypoint's nearest keypoint of the
 candidate): as good as a pairwise ratio-test match for 361 of 371 true candidates (365 with the
@@ -36,7 +42,16 @@ import cv2
 import numpy as np
 import pdqhash
 
-from memetrack.appearance import AppearanceParams, Thumbnail, agreement, thumbnail
+from memetrack.appearance import (
+    AppearanceParams,
+    Placement,
+    Thumbnail,
+    agreement,
+    cell_agreement,
+    colour_signature,
+    place,
+    thumbnail,
+)
 from memetrack.config import MatcherSettings
 from memetrack.features import (
     LocalFeatures,
@@ -50,8 +65,10 @@ from memetrack.features import (
 from memetrack.index.descriptors import DescriptorIndex, set_threads
 from memetrack.normalize import Box, View, core_view, to_rgb
 
-MatchKind = Literal["exact", "variant", "verified"]
+MatchKind = Literal["exact", "variant", "verified", "dense"]
 PDQ_INPUT_SIDE = 256
+DENSE_STEP = 0.03  # between the fractions of a template's extent the dense stage tries
+DENSE_REFINED = 8  # best coarse placements refined at thumbnail size and checked cell by cell
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,6 +121,7 @@ class PreparedQuery:
     dihedral: np.ndarray
     pdq_quality: int
     thumbs: list[Thumbnail] = field(default_factory=list)  # per view, of its working image
+    text_thumbs: dict[int, np.ndarray] = field(default_factory=dict)  # caption text, thumb px
     features: dict[tuple[int, bool], LocalFeatures] = field(default_factory=dict)
     _sources: list[np.ndarray | None] = field(default_factory=list, repr=False)
     _masks: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
@@ -147,6 +165,7 @@ class TemplateMatcher:
         self._ids = np.zeros(0, np.int64)
         self._hashes = np.zeros((0, 32), np.uint8)
         self._usable = np.zeros(0, bool)
+        self._signatures = np.zeros((0, 64), np.float32)  # colours, for the dense stage
         self._lock = threading.RLock()
         self._appearance = AppearanceParams.from_settings(self.settings)
 
@@ -199,6 +218,9 @@ class TemplateMatcher:
             self._hashes = np.concatenate([self._hashes, rep.pdq[None, :]])
             usable = rep.pdq_quality >= self.settings.pdq_min_quality
             self._usable = np.append(self._usable, usable)
+            sig = (colour_signature(rep.thumb) if rep.thumb is not None
+                   else np.zeros(64, np.float32))
+            self._signatures = np.concatenate([self._signatures, sig[None, :]])
 
     def remove_reference(self, ref_id: int) -> None:
         with self._lock:
@@ -206,8 +228,8 @@ class TemplateMatcher:
                 return
             self._index.remove(ref_id)
             keep = self._ids != ref_id
-            self._ids, self._hashes, self._usable = (
-                self._ids[keep], self._hashes[keep], self._usable[keep]
+            self._ids, self._hashes, self._usable, self._signatures = (
+                self._ids[keep], self._hashes[keep], self._usable[keep], self._signatures[keep]
             )
 
     def build(self) -> None:
@@ -242,6 +264,8 @@ class TemplateMatcher:
             for i in range(len(views)):
                 for mirrored in (False, True) if s.try_mirror else (False,):
                     self._features(prep, i, mirrored)
+                if self._dense_wanted(prep):
+                    self._text_thumb(prep, i)
             prep._sources, prep._masks = [], {}
         return prep
 
@@ -286,9 +310,100 @@ class TemplateMatcher:
                 found = self._match_local(feats, box, size, prep.scale, prep.thumbs[i])
                 if found:
                     return found[: s.max_results], None
+        found = self._match_dense(prep)
+        if found:
+            return found[: s.max_results], None
         assert own is not None
         return [], Representation(prep.boxes[0], prep.scale, prep.dihedral[0], prep.pdq_quality,
                                   own, prep.thumbs[0])
+
+    def _dense_wanted(self, prep: PreparedQuery) -> bool:
+        """Is the query's core view so poor in keypoints that the dense stage may place it?"""
+        n = self.settings.dense_max_query_features
+        feats = prep.features.get((0, False))
+        return n > 0 and feats is not None and len(feats) < n
+
+    def _text_thumb(self, prep: PreparedQuery, i: int) -> np.ndarray | None:
+        """View ``i``'s caption-text mask at its thumbnail's size (None without text masking)."""
+        if not self.settings.mask_query_text:
+            return None
+        small = prep.text_thumbs.get(i)
+        if small is None:
+            text = prep._masks.get(i)
+            if text is None:
+                source = prep._sources[i] if i < len(prep._sources) else None
+                if source is None:
+                    return None
+                text = prep._masks[i] = text_mask(source)
+            h, w = prep.thumbs[i].lightness.shape
+            small = cv2.resize(text.astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_AREA)
+            # a pixel more all round: the letters' blurred outline is not the picture either
+            small = prep.text_thumbs[i] = cv2.dilate(small, np.ones((3, 3), np.uint8)) > 0
+        return small
+
+    def _match_dense(self, prep: PreparedQuery) -> list[TemplateMatch]:
+        """The last stage, for queries with too few keypoints: each view is placed over the
+        templates with the nearest colours as a crop of them would sit, and a placement is
+        accepted when nearly every compared cell looks alike and some of them are structure."""
+        s = self.settings
+        if not self._dense_wanted(prep):
+            return []
+        with self._lock:
+            ids, signatures, refs = self._ids, self._signatures, dict(self._refs)
+        if not ids.size:
+            return []
+        fractions = np.arange(1.0, s.dense_min_fraction - 1e-9, -DENSE_STEP)
+        for i, (box, size) in enumerate(zip(prep.boxes, prep.sizes, strict=True)):
+            thumb = prep.thumbs[i]
+            mask = self._text_thumb(prep, i)
+            near = np.minimum(signatures, colour_signature(thumb, mask)).sum(axis=1)
+            coarse: list[tuple[Placement, int]] = []
+            for j in np.argsort(-near, kind="stable")[: s.dense_candidates]:
+                rep = refs.get(int(ids[j]))
+                if rep is None or rep.thumb is None:
+                    continue
+                for mirrored in (False, True) if s.try_mirror else (False,):
+                    coarse += [(p, int(ids[j])) for p in place(
+                        rep.thumb, thumb, fractions=fractions, query_mask=mask,
+                        mirrored=mirrored, keep=2)]
+            coarse.sort(key=lambda x: x[0].cost)
+            out: list[TemplateMatch] = []
+            for rough, ref_id in coarse[:DENSE_REFINED]:
+                ref = refs[ref_id].thumb
+                assert ref is not None
+                fine = place(ref, thumb, query_mask=mask, mirrored=rough.mirrored, side=None,
+                             near=rough, fractions=rough.fraction + DENSE_STEP * np.linspace(
+                                 -0.5, 0.5, 5))
+                for pl in fine or [rough]:
+                    a = pl.transform(ref, thumb)
+                    look = cell_agreement(ref, thumb, a, mirrored=pl.mirrored,
+                                          params=self._appearance, query_mask=mask)
+                    if (look.share >= s.dense_min_agreement and look.cells >= s.dense_min_cells
+                            and look.structure >= s.dense_min_structure):
+                        out.append(self._dense_match(ref_id, ref, thumb, a, pl.mirrored,
+                                                     look.share, box, size, prep.scale))
+            if out:  # the best placement per template, unmirrored first on a tie
+                out.sort(key=lambda m: (-m.score, m.mirrored))
+                best: dict[int, TemplateMatch] = {}
+                for m in out:
+                    best.setdefault(m.ref_id, m)
+                return list(best.values())
+        return []
+
+    @staticmethod
+    def _dense_match(ref_id: int, ref: Thumbnail, query: Thumbnail, a: np.ndarray,
+                     mirrored: bool, share: float, box: Box, size: tuple[int, int],
+                     scale: float) -> TemplateMatch:
+        corners = np.array([[0, 0], [ref.width, 0], [ref.width, ref.height], [0, ref.height]],
+                           np.float64)
+        quad = corners @ a[:, :2].T + a[:, 2]
+        if mirrored:
+            quad[:, 0] = query.width - quad[:, 0]
+        w, h = size
+        k = np.array([w / query.width, h / query.height])
+        quad = (quad * k + np.array(box[:2], np.float64)) / scale
+        return TemplateMatch(ref_id, float(share), "dense", 0, None, quad.astype(np.float32),
+                             mirrored, float(share))
 
     def _match_hash(self, prep: PreparedQuery) -> list[TemplateMatch]:
         s = self.settings

@@ -77,7 +77,8 @@ class FamilyOut(BaseModel):
 class TemplateOut(BaseModel):
     family: FamilyOut
     kind: str = Field(description="exact | variant (global hash of the core view) | verified "
-                      "(local features + geometric verification)")
+                      "(local features + geometric verification) | dense (a low-texture query "
+                      "placed over the template's thumbnail)")
     score: float
     evidence: dict
 
