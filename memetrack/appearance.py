@@ -164,6 +164,7 @@ def cell_agreement(ref: Thumbnail, query: Thumbnail, transform: np.ndarray, *,
     ncc = ((r - rm[..., None]) * (q - qm[..., None])).mean(axis=2) / np.maximum(rs * qs, 1e-6)
     rt, qt = rs > p.texture, qs > p.texture
     flat = np.abs(rm - qm) < p.flat_lightness
+    edges = np.zeros_like(flat)  # two colours of one lightness meet: flat cells, yet an edge
     if not query.greyscale:
         # query cell (x, y) of reference cell (i, j): through the cells' centres
         mc = np.empty((2, 3))
@@ -172,14 +173,12 @@ def cell_agreement(ref: Thumbnail, query: Thumbnail, transform: np.ndarray, *,
         qc = cv2.warpAffine(query.chroma, mc, (nx, ny), flags=inverse,
                             borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
         # the reference's chroma has one value per cell already (thumbnail() made it so)
-        flat &= np.linalg.norm(ref.chroma.astype(np.float32) - qc, axis=2) < p.flat_chroma
+        rc = ref.chroma.astype(np.float32)
+        flat &= np.linalg.norm(rc - qc, axis=2) < p.flat_chroma
+        edges = _colour_edges(rc, 2 * p.flat_chroma) & _colour_edges(qc, 2 * p.flat_chroma)
     textured = rt & qt & (ncc > p.ncc)
     agree = np.where(rt & qt, textured, ~rt & ~qt & flat)
-    structure = textured
-    if not query.greyscale:  # two colours of one lightness meet: flat cells, yet an edge
-        edge = 2 * p.flat_chroma
-        structure = textured | (agree & _colour_edges(ref.chroma.astype(np.float32), edge)
-                                & _colour_edges(qc, edge))
+    structure = textured | (agree & edges)
     return CellAgreement(float(agree[whole].mean()), int(whole.sum()),
                          int(structure[whole].sum()))
 
@@ -196,11 +195,15 @@ def _colour_edges(chroma: np.ndarray, edge: float) -> np.ndarray:
     return out
 
 
+def _thumb_scale(thumb: Thumbnail) -> float:
+    """Thumbnail pixels per working-image pixel."""
+    return thumb.lightness.shape[1] / thumb.width
+
+
 def _thumb_map(ref: Thumbnail, query: Thumbnail, transform: np.ndarray) -> np.ndarray:
     """``transform`` (reference working pixels -> query working pixels) in thumbnail pixels."""
     a = np.asarray(transform, np.float64).reshape(2, 3)
-    kr = ref.lightness.shape[1] / ref.width
-    kq = query.lightness.shape[1] / query.width
+    kr, kq = _thumb_scale(ref), _thumb_scale(query)
     m = np.empty((2, 3))
     m[:, :2] = a[:, :2] * (kq / kr)
     m[:, 2] = a[:, 2] * kq
@@ -246,8 +249,7 @@ class Placement:
     def transform(self, ref: Thumbnail, query: Thumbnail) -> np.ndarray:
         """As a 2 x 3 transform from reference to query working pixels (what
         :func:`agreement` takes)."""
-        kr = ref.lightness.shape[1] / ref.width
-        kq = query.lightness.shape[1] / query.width
+        kr, kq = _thumb_scale(ref), _thumb_scale(query)
         k = kr / (self.scale * kq)
         ox, oy = self.offset
         return np.array([[k, 0.0, -ox / (self.scale * kq)], [0.0, k, -oy / (self.scale * kq)]])
