@@ -153,6 +153,15 @@ def _pdq_input(work: np.ndarray) -> np.ndarray:
     return cv2.resize(work, size, interpolation=cv2.INTER_LINEAR)
 
 
+def _in_query_pixels(quad: np.ndarray, work_size: tuple[int, int], box: Box,
+                     size: tuple[int, int], scale: float) -> np.ndarray:
+    """A quadrilateral in a view's working-image pixels (``work_size``), in the query's own: the
+    view (``size``, at ``box`` of the downscaled query) was resized to the working image, and
+    the query downscaled by ``scale``."""
+    k = np.array([size[0] / work_size[0], size[1] / work_size[1]], np.float32)
+    return ((quad * k + np.array(box[:2], np.float32)) / scale).astype(np.float32)
+
+
 class TemplateMatcher:
     """An in-memory set of references (templates) and the two-stage matcher over them."""
 
@@ -399,11 +408,8 @@ class TemplateMatcher:
         quad = corners @ a[:, :2].T + a[:, 2]
         if mirrored:
             quad[:, 0] = query.width - quad[:, 0]
-        w, h = size
-        k = np.array([w / query.width, h / query.height])
-        quad = (quad * k + np.array(box[:2], np.float64)) / scale
-        return TemplateMatch(ref_id, float(share), "dense", 0, None, quad.astype(np.float32),
-                             mirrored, float(share))
+        quad = _in_query_pixels(quad, (query.width, query.height), box, size, scale)
+        return TemplateMatch(ref_id, float(share), "dense", 0, None, quad, mirrored, float(share))
 
     def _match_hash(self, prep: PreparedQuery) -> list[TemplateMatch]:
         s = self.settings
@@ -501,9 +507,7 @@ class TemplateMatcher:
     @staticmethod
     def _to_match(ref_id: int, v: Verification, look: float | None, feats: LocalFeatures,
                   box: Box, size: tuple[int, int], scale: float) -> TemplateMatch:
-        w, h = size
-        k = np.array([w / feats.width, h / feats.height], np.float32)
-        quad = (v.quad * k + np.array(box[:2], np.float32)) / scale
+        quad = _in_query_pixels(v.quad, (feats.width, feats.height), box, size, scale)
         score = v.inliers / (v.inliers + 20.0)
-        return TemplateMatch(ref_id, float(score), "verified", v.inliers, None,
-                             quad.astype(np.float32), v.mirrored, look)
+        return TemplateMatch(ref_id, float(score), "verified", v.inliers, None, quad, v.mirrored,
+                             look)
