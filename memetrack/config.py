@@ -278,7 +278,18 @@ class CutoutSettings(BaseModel):
         2,
         description=(
             "Pixels the alpha mask is eroded by (at each reference size) before keypoints are "
-            "taken: descriptors on the outline would see the paste's background."
+            "taken on the cut-out over neutral grey: descriptors on the outline would see the "
+            "paste's background."
+        ),
+    )
+    reference_backgrounds: tuple[int, ...] = Field(
+        (0, 255),
+        description=(
+            "Grey levels the cut-out is also composited over for more reference features: on "
+            "these views only keypoints whose patch reaches the outline are kept, the mask not "
+            "eroded (a smooth drawing has its corners on the outline, and their descriptors "
+            "depend on whether the background is darker or lighter). Empty: the neutral grey "
+            "view only."
         ),
     )
     query_side: int = Field(
@@ -336,6 +347,21 @@ class CutoutSettings(BaseModel):
         12, description="Cut-outs (each orientation apart) with most votes that are verified."
     )
     min_votes: int = Field(4, description="Candidates with fewer votes are not verified.")
+    pose_candidates: int = Field(
+        8,
+        description=(
+            "Cut-outs (each orientation apart) whose descriptor pairs agree best on one pose "
+            "(Hough votes on the keypoints' orientation, size and position) that are verified too, "
+            "with the agreeing pairs (0: voted candidates only)."
+        ),
+    )
+    pose_min_appearance: float = Field(
+        0.85,
+        description=(
+            "Least appearance correlation of a detection found through pose votes, however many "
+            "its inliers (pairs picked for their agreement need the picture to agree too)."
+        ),
+    )
     ratio_test: float = Field(
         0.8,
         description=(

@@ -1,9 +1,12 @@
 """Detect registered cut-outs (transparent assets) inside other images.
 
 A cut-out is represented (:class:`CutoutRepresentation`) by ORB features taken **inside its eroded
-alpha mask** on its opaque view (composited over neutral grey, cropped to the alpha bounds), at
-several sizes (:attr:`CutoutSettings.reference_sides`), once as it is and once mirrored, plus a
-small grey thumbnail of the opaque view with its eroded mask for an appearance check.
+alpha mask** on its opaque view (composited over neutral grey, cropped to the alpha bounds), and
+inside the whole mask on the same view composited over black and over white
+(:attr:`CutoutSettings.reference_backgrounds`: a smooth drawing's corners lie on its outline, where
+a descriptor also sees the background), at several sizes
+(:attr:`CutoutSettings.reference_sides`), once as it is and once mirrored, plus a small grey
+thumbnail of the opaque view with its eroded mask for an appearance check.
 
 Detection in a query image, cheapest first:
 
@@ -47,12 +50,12 @@ from memetrack.features import (
     verify,
     working_image,
 )
-from memetrack.index.cutout_index import CutoutIndex
+from memetrack.index.cutout_index import CutoutIndex, Matches
 from memetrack.index.descriptors import set_threads
 
 ALGORITHM = "cutorb"
 """Stored in ``media_features.algorithm`` (view ``cutout``) for a cut-out's representation."""
-VERSION = 1
+VERSION = 2
 """Bump when extraction changes so that stored representations are incomparable."""
 VIEW = "cutout"
 
@@ -66,11 +69,24 @@ FIT_ATTEMPTS = 3
 """RANSAC fits tried per candidate (implausible models' inliers are removed between tries)."""
 MAX_SIZE = 1.5
 """Largest plausible detected cut-out: its longer side over the query's shorter side."""
+OUTLINE_REACH = 0.71
+"""A keypoint's patch reaches the outline when the outline is within this share of its size
+(half the diagonal of the square patch)."""
+POSE_ANGLE_SLACK = 20.0
+"""Pose votes: a pair counts when its keypoints' orientations differ by at most the largest
+accepted rotation plus this (degrees)."""
+POSE_SCALE_SLACK = 1.5
+"""Pose votes: a pair counts when the size it predicts is within the accepted sizes, widened by
+this factor."""
+POSE_SCALE_BIN = 0.5
+"""Pose votes: scale bin (log2 units, a factor of 1.41)."""
+POSE_LOCATION_BIN = 0.25
+"""Pose votes: position bin, as a share of the cut-out's predicted longer side."""
 SCORE_INLIER_HALF = 15.0
 """Score: ``inliers / (inliers + 15)``, weighted by the appearance correlation (see Detection)."""
 
 _MAGIC = b"MTCO"
-_FORMAT = 1
+_FORMAT = 2
 _HEADER = struct.Struct("<4sBB8sHHHHHII")
 
 
@@ -81,8 +97,10 @@ class CutoutRepresentation:
     ``width`` x ``height`` is the reference frame: the opaque bounding box resized so its longer
     side is the largest reference side. ``features`` are in frame pixels (pixel-edge
     coordinates); ``mirrored_features`` come from the mirrored cut-out and are in the mirrored
-    frame's pixels. ``thumb`` (grey uint8) and ``thumb_mask`` (bool, eroded) are the opaque view
-    at :attr:`CutoutSettings.appearance_side`.
+    frame's pixels. ``geometry`` and ``mirrored_geometry`` (N x 2 float32) are each keypoint's
+    ORB orientation (degrees) and size (frame pixels), for the pose votes. ``thumb`` (grey
+    uint8) and ``thumb_mask`` (bool, eroded) are the opaque view at
+    :attr:`CutoutSettings.appearance_side`.
     """
 
     algorithm: str
@@ -93,6 +111,8 @@ class CutoutRepresentation:
     mirrored_features: LocalFeatures
     thumb: np.ndarray
     thumb_mask: np.ndarray
+    geometry: np.ndarray
+    mirrored_geometry: np.ndarray
 
     def pack(self) -> bytes:
         """Self-describing bytes (for a ``media_features`` row)."""
@@ -102,7 +122,10 @@ class CutoutRepresentation:
         head = _HEADER.pack(_MAGIC, _FORMAT, len(algo), algo.ljust(8, b"\0"), self.version,
                             self.width, self.height, tw, th, len(plain), len(mirrored))
         mask = np.packbits(self.thumb_mask.astype(np.uint8).ravel()).tobytes()
-        return head + plain + mirrored + np.ascontiguousarray(self.thumb).tobytes() + mask
+        geometry = (np.ascontiguousarray(self.geometry, "<f4").tobytes()
+                    + np.ascontiguousarray(self.mirrored_geometry, "<f4").tobytes())
+        return (head + plain + mirrored + np.ascontiguousarray(self.thumb).tobytes() + mask
+                + geometry)
 
     @classmethod
     def unpack(cls, data: bytes) -> CutoutRepresentation:
@@ -114,9 +137,17 @@ class CutoutRepresentation:
         mirrored = LocalFeatures.from_bytes(data[off + n1:off + n1 + n2])
         off += n1 + n2
         thumb = np.frombuffer(data, np.uint8, count=tw * th, offset=off).reshape(th, tw).copy()
-        bits = np.frombuffer(data, np.uint8, offset=off + tw * th)
+        off += tw * th
+        n_bits = (tw * th + 7) // 8
+        bits = np.frombuffer(data, np.uint8, count=n_bits, offset=off)
         mask = np.unpackbits(bits)[: tw * th].reshape(th, tw).astype(bool)
-        return cls(algo[:n_algo].decode("ascii"), version, w, h, plain, mirrored, thumb, mask)
+        off += n_bits
+        geometry = np.frombuffer(data, "<f4", count=2 * len(plain), offset=off)
+        off += geometry.nbytes
+        mirrored_geometry = np.frombuffer(data, "<f4", count=2 * len(mirrored), offset=off)
+        return cls(algo[:n_algo].decode("ascii"), version, w, h, plain, mirrored, thumb, mask,
+                   geometry.reshape(-1, 2).astype(np.float32),
+                   mirrored_geometry.reshape(-1, 2).astype(np.float32))
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,24 +192,37 @@ def _orb(n_features: int, fast_threshold: int, levels: int) -> cv2.ORB:
         return orb
 
 
-def _orb_features(grey: np.ndarray, mask: np.ndarray | None, n_features: int,
-                  fast_threshold: int, levels: int = ORB_LEVELS) -> tuple[np.ndarray, np.ndarray]:
-    """Keypoints (pixel-edge coordinates, N x 2 float32) and descriptors (N x 32 uint8)."""
-    kps, desc = _orb(n_features, fast_threshold, levels).detectAndCompute(grey, mask)
+_Keypoints = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Points (pixel-edge coordinates, N x 2 float32), descriptors (N x 32 uint8) and geometry
+(orientation in degrees and size in pixels, N x 2 float32)."""
+
+
+def _no_keypoints() -> _Keypoints:
+    return (np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8),
+            np.zeros((0, 2), np.float32))
+
+
+def _keypoints(kps: list[cv2.KeyPoint] | tuple[cv2.KeyPoint, ...],
+               desc: np.ndarray | None) -> _Keypoints:
     if desc is None or not kps:
-        return np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8)
+        return _no_keypoints()
     pts = np.array([kp.pt for kp in kps], dtype=np.float32) + 0.5
-    return pts, desc
+    geometry = np.array([(kp.angle, kp.size) for kp in kps], dtype=np.float32)
+    return pts, desc, geometry
 
 
-def _grid_features(grey: np.ndarray, mask: np.ndarray | None,
-                   s: CutoutSettings) -> tuple[np.ndarray, np.ndarray]:
+def _orb_features(grey: np.ndarray, mask: np.ndarray | None, n_features: int,
+                  fast_threshold: int, levels: int = ORB_LEVELS) -> _Keypoints:
+    return _keypoints(*_orb(n_features, fast_threshold, levels).detectAndCompute(grey, mask))
+
+
+def _grid_features(grey: np.ndarray, mask: np.ndarray | None, s: CutoutSettings) -> _Keypoints:
     """Query keypoints spread over a grid: at most ``query_features / cells`` strongest per
     cell (a busy background cannot take the keypoints a small pasted cut-out needs)."""
     orb = _orb(s.query_features * s.query_oversample, s.fast_threshold, s.query_levels)
     kps = orb.detect(grey, mask)
     if not kps:
-        return np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8)
+        return _no_keypoints()
     h, w = grey.shape
     n = s.query_grid
     xy = np.array([kp.pt for kp in kps], np.float32)
@@ -190,11 +234,7 @@ def _grid_features(grey: np.ndarray, mask: np.ndarray | None,
     rank = np.arange(len(order)) - starts
     per_cell = max(1, s.query_features // (n * n))
     keep = order[rank < per_cell]
-    kept, desc = orb.compute(grey, [kps[i] for i in keep])
-    if desc is None or not kept:
-        return np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8)
-    pts = np.array([kp.pt for kp in kept], dtype=np.float32) + 0.5
-    return pts, desc
+    return _keypoints(*orb.compute(grey, [kps[i] for i in keep]))
 
 
 def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -211,35 +251,155 @@ def _erode(mask: np.ndarray, px: int) -> np.ndarray:
                      borderValue=0) > 0
 
 
-def _reference_features(grey: np.ndarray, mask: np.ndarray, s: CutoutSettings,
-                        frame: tuple[int, int], mirrored: bool) -> LocalFeatures:
-    """ORB inside the eroded mask at every reference side, in frame pixel-edge coordinates."""
+_View = tuple[np.ndarray, np.ndarray, int, bool]
+"""A reference view: grey image, mask, pixels the mask is eroded by, and whether only keypoints
+whose patch reaches the outline are kept (the others are the same as on the grey view)."""
+
+
+def _reference_features(views: list[_View], s: CutoutSettings, frame: tuple[int, int],
+                        mirrored: bool) -> tuple[LocalFeatures, np.ndarray]:
+    """ORB at every reference side of every view, keypoints inside the view's eroded mask, in
+    frame pixel-edge coordinates; with their geometry (orientation, size in frame pixels)."""
     fw, fh = frame
-    h, w = grey.shape
-    points, descs = [], []
+    points, descs, geometries = [], [], []
     pad = ORB_PATCH + 1
-    for side in s.reference_sides:
-        k = side / max(w, h)
-        size = (max(1, round(w * k)), max(1, round(h * k)))
-        g = _resize(grey, size)
-        m = _resize(mask.astype(np.float32), size) >= 0.5
-        m = _erode(m, s.mask_erode)
-        if not m.any():
-            continue
-        # ORB skips a border of its patch size: pad (reflected, masked out) so keypoints near the
-        # crop's edge survive.
-        g = cv2.copyMakeBorder(g, pad, pad, pad, pad, cv2.BORDER_REFLECT_101)
-        m = cv2.copyMakeBorder(m.astype(np.uint8) * 255, pad, pad, pad, pad,
-                               cv2.BORDER_CONSTANT, value=0)
-        if s.blur_sigma > 0:
-            g = cv2.GaussianBlur(g, (0, 0), s.blur_sigma)
-        pts, desc = _orb_features(g, m, s.reference_features, s.fast_threshold)
-        pts = (pts - pad) * np.array([fw / size[0], fh / size[1]], np.float32)
-        points.append(pts)
-        descs.append(desc)
-    pts = np.concatenate(points) if points else np.zeros((0, 2), np.float32)
-    desc = np.concatenate(descs) if descs else np.zeros((0, DESCRIPTOR_BYTES), np.uint8)
-    return LocalFeatures(ALGORITHM, VERSION, fw, fh, pts, desc, mirrored)
+    for grey, mask, erode, outline_only in views:
+        h, w = grey.shape
+        for side in s.reference_sides:
+            k = side / max(w, h)
+            size = (max(1, round(w * k)), max(1, round(h * k)))
+            g = _resize(grey, size)
+            m = _erode(_resize(mask.astype(np.float32), size) >= 0.5, erode)
+            if not m.any():
+                continue
+            # ORB skips a border of its patch size: pad (reflected, masked out) so keypoints near
+            # the crop's edge survive.
+            g = cv2.copyMakeBorder(g, pad, pad, pad, pad, cv2.BORDER_REFLECT_101)
+            m = cv2.copyMakeBorder(m.astype(np.uint8) * 255, pad, pad, pad, pad,
+                                   cv2.BORDER_CONSTANT, value=0)
+            if s.blur_sigma > 0:
+                g = cv2.GaussianBlur(g, (0, 0), s.blur_sigma)
+            pts, desc, geometry = _orb_features(g, m, s.reference_features, s.fast_threshold)
+            if outline_only and len(pts):
+                inside = cv2.distanceTransform((m > 0).astype(np.uint8), cv2.DIST_L2, 3)
+                px = np.clip(pts.astype(np.int64), 0, np.array(m.shape[::-1]) - 1)
+                near = inside[px[:, 1], px[:, 0]] <= OUTLINE_REACH * geometry[:, 1]
+                pts, desc, geometry = pts[near], desc[near], geometry[near]
+            pts = (pts - pad) * np.array([fw / size[0], fh / size[1]], np.float32)
+            geometry[:, 1] *= fw / size[0]
+            points.append(pts)
+            descs.append(desc)
+            geometries.append(geometry)
+    if not points:
+        pts, desc, geometry = _no_keypoints()
+    else:
+        pts, desc = np.concatenate(points), np.concatenate(descs)
+        geometry = np.concatenate(geometries)
+    return LocalFeatures(ALGORITHM, VERSION, fw, fh, pts, desc, mirrored), geometry
+
+
+def _two_bins(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two bins nearest ``value`` (in bin units): ``floor(value - 0.5)`` and the next."""
+    low = np.floor(value - 0.5).astype(np.int64)
+    return low, low + 1
+
+
+@dataclass(frozen=True, eq=False)
+class _PoseTable:
+    """Every reference keypoint's position and geometry, rows ``offsets[i]:offsets[i + 1]``
+    for reference ``ref_ids[i]`` (sorted), with each reference frame's centre and longer side."""
+
+    ref_ids: np.ndarray
+    offsets: np.ndarray
+    points: np.ndarray
+    geometry: np.ndarray
+    centre: np.ndarray
+    extent: np.ndarray
+
+    @classmethod
+    def of(cls, reps: dict[int, CutoutRepresentation]) -> _PoseTable:
+        ref_ids, points, geometry, centre, extent = [], [], [], [], []
+        for cutout_id in sorted(reps):
+            rep = reps[cutout_id]
+            for mirrored, feats, geo in ((0, rep.features, rep.geometry),
+                                         (1, rep.mirrored_features, rep.mirrored_geometry)):
+                ref_ids.append(2 * cutout_id + mirrored)
+                points.append(feats.points)
+                geometry.append(geo)
+                centre.append((rep.width / 2, rep.height / 2))
+                extent.append(max(rep.width, rep.height))
+        offsets = np.concatenate([[0], np.cumsum([len(p) for p in points])]).astype(np.int64)
+        return cls(np.asarray(ref_ids, np.int64), offsets,
+                   np.concatenate(points) if points else np.zeros((0, 2), np.float32),
+                   np.concatenate(geometry) if geometry else np.zeros((0, 2), np.float32),
+                   np.asarray(centre, np.float32).reshape(-1, 2),
+                   np.asarray(extent, np.float32))
+
+
+def _pose_candidates(query: _Query, matches: Matches, table: _PoseTable,
+                     s: CutoutSettings) -> list[tuple[int, np.ndarray]]:
+    """References whose descriptor pairs agree on one pose, best first, with those pairs.
+
+    Each pair (query keypoint, reference keypoint) predicts where the cut-out lies from the two
+    keypoints' orientations and sizes: a rotation, a scale and the position of the reference
+    frame's centre. Pairs whose rotation and size verification would refuse anyway are dropped;
+    the others vote for the two nearest bins in scale and in each coordinate of the centre
+    (Hough voting, as in Lowe's SIFT object recognition), and a reference's fullest bin counts
+    the query keypoints that agree. This finds a pasted cut-out whose descriptors are too common
+    to win distinctive votes, as long as enough of them agree geometrically.
+    """
+    if not matches.ref.size or not table.ref_ids.size:
+        return []
+    pos = np.minimum(np.searchsorted(table.ref_ids, matches.ref), table.ref_ids.size - 1)
+    known = table.ref_ids[pos] == matches.ref
+    row = table.offsets[pos] + matches.keypoint
+    known &= row < table.offsets[pos + 1]
+    own, row, qi = pos[known], row[known], matches.query[known]
+    rp, rg = table.points[row], table.geometry[row]
+    c, ext = table.centre[own], table.extent[own]
+    qp, qg = query.feats.points[qi], query.geometry[qi]
+    scale = qg[:, 1] / np.maximum(rg[:, 1], 1e-3)
+    turn = (qg[:, 0] - rg[:, 0] + 180.0) % 360.0 - 180.0
+    # Only poses that verification could accept (rotation, size), with room for the noise of
+    # single keypoints.
+    shorter = min(query.grey.shape)
+    size = scale * ext / shorter
+    keep = ((np.abs(turn) <= s.max_angle + POSE_ANGLE_SLACK)
+            & (size >= s.min_size / POSE_SCALE_SLACK) & (size <= MAX_SIZE * POSE_SCALE_SLACK))
+    qp, rp, c, ext, own = qp[keep], rp[keep], c[keep], ext[keep], own[keep]
+    pairs = np.stack([qi, matches.keypoint[known]], axis=1)[keep].astype(np.int32)
+    scale, rad = scale[keep], np.radians(turn[keep])
+    cos, sin = np.cos(rad), np.sin(rad)
+    d = c - rp
+    cx = qp[:, 0] + scale * (cos * d[:, 0] - sin * d[:, 1])
+    cy = qp[:, 1] + scale * (sin * d[:, 0] + cos * d[:, 1])
+    keys = []
+    for s_bin in _two_bins(np.log2(scale) / POSE_SCALE_BIN):
+        width = POSE_LOCATION_BIN * ext * np.exp2((s_bin + 0.5) * POSE_SCALE_BIN)
+        for x_bin in _two_bins(cx / width):
+            for y_bin in _two_bins(cy / width):
+                keys.append(((own * 256 + (s_bin + 128)) * 4096
+                             + np.clip(x_bin + 2048, 0, 4095)) * 4096
+                            + np.clip(y_bin + 2048, 0, 4095))
+    if not own.size:
+        return []
+    bins, counts = np.unique(np.concatenate(keys), return_counts=True)
+    bin_owner = bins // (256 * 4096 * 4096)
+    order = np.lexsort((-counts, bin_owner))  # per owner, the fullest bin first
+    first = np.ones(order.size, bool)
+    first[1:] = bin_owner[order[1:]] != bin_owner[order[:-1]]
+    peaks = order[first]
+    peaks = peaks[counts[peaks] >= s.min_inliers]
+    peaks = peaks[np.argsort(-counts[peaks], kind="stable")][: s.pose_candidates]
+    out = []
+    for peak in peaks:
+        n = int(bin_owner[peak])
+        lo, hi = np.searchsorted(own, n), np.searchsorted(own, n, side="right")
+        in_bin = np.zeros(hi - lo, bool)
+        for key in keys:
+            in_bin |= key[lo:hi] == bins[peak]
+        out.append((int(table.ref_ids[n]), pairs[lo:hi][in_bin]))
+    return out
 
 
 def _to_rgb(pixels: np.ndarray) -> np.ndarray:
@@ -261,6 +421,7 @@ def polygon_iou(a: np.ndarray, b: np.ndarray) -> float:
 @dataclass(frozen=True, eq=False)
 class _Query:
     feats: LocalFeatures
+    geometry: np.ndarray  # orientation (degrees) and size (working pixels) per keypoint
     grey: np.ndarray  # working image, grey
     text: np.ndarray | None  # caption text mask of the working image
     to_original: float  # working pixels -> the caller's pixels
@@ -275,6 +436,7 @@ class CutoutDetector:
         self._index = CutoutIndex(ivf_min_rows=self.settings.ivf_min_rows,
                                   nprobe=self.settings.ivf_nprobe,
                                   lists_per_sqrt=self.settings.ivf_lists_per_sqrt)
+        self._poses: _PoseTable | None = None
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -299,15 +461,19 @@ class CutoutDetector:
         h, w = grey.shape
         k = max(s.reference_sides) / max(w, h)
         frame = (max(1, round(w * k)), max(1, round(h * k)))
-        plain = _reference_features(grey, mask, s, frame, False)
-        mirrored = _reference_features(np.ascontiguousarray(grey[:, ::-1]),
-                                       np.ascontiguousarray(mask[:, ::-1]), s, frame, True)
+        views: list[_View] = [(grey, mask, s.mask_erode, False)] + [
+            (cv2.cvtColor(opaque_view(array, grey=level), cv2.COLOR_RGB2GRAY), mask, 0, True)
+            for level in s.reference_backgrounds]
+        plain, geometry = _reference_features(views, s, frame, False)
+        mirrored, mirrored_geometry = _reference_features(
+            [(np.ascontiguousarray(g[:, ::-1]), np.ascontiguousarray(m[:, ::-1]), e, o)
+             for g, m, e, o in views], s, frame, True)
         t = s.appearance_side / max(w, h)
         tsize = (max(1, round(w * t)), max(1, round(h * t)))
         thumb = _resize(grey, tsize)
         tmask = _erode(_resize(mask.astype(np.float32), tsize) >= 0.5, 1)
         return CutoutRepresentation(ALGORITHM, VERSION, frame[0], frame[1], plain, mirrored,
-                                    thumb, tmask)
+                                    thumb, tmask, geometry, mirrored_geometry)
 
     # -- registered cut-outs ---------------------------------------------------------------
 
@@ -319,6 +485,7 @@ class CutoutDetector:
         with self._lock:
             self.remove(cutout_id)
             self._reps[cutout_id] = rep
+            self._poses = None
             self._index.add(2 * cutout_id, cutout_id, rep.features.descriptors)
             self._index.add(2 * cutout_id + 1, cutout_id, rep.mirrored_features.descriptors)
 
@@ -326,6 +493,7 @@ class CutoutDetector:
         with self._lock:
             if self._reps.pop(cutout_id, None) is None:
                 return
+            self._poses = None
             self._index.remove(2 * cutout_id)
             self._index.remove(2 * cutout_id + 1)
 
@@ -351,12 +519,12 @@ class CutoutDetector:
         if s.blur_sigma > 0:
             grey = cv2.GaussianBlur(grey, (0, 0), s.blur_sigma)
         if s.query_grid > 0:
-            pts, desc = _grid_features(grey, mask, s)
+            pts, desc, geometry = _grid_features(grey, mask, s)
         else:
-            pts, desc = _orb_features(grey, mask, s.query_features, s.fast_threshold,
-                                      s.query_levels)
+            pts, desc, geometry = _orb_features(grey, mask, s.query_features, s.fast_threshold,
+                                                s.query_levels)
         feats = LocalFeatures(ALGORITHM, VERSION, work.shape[1], work.shape[0], pts, desc)
-        return _Query(feats, grey, text, rgb.shape[1] / work.shape[1])
+        return _Query(feats, geometry, grey, text, rgb.shape[1] / work.shape[1])
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Registered cut-outs found in ``rgb`` (RGB or RGBA uint8, alpha ignored), best first."""
@@ -368,28 +536,34 @@ class CutoutDetector:
         if len(query.feats) < s.min_inliers:
             return []
         with self._lock:
-            candidates = self._index.search(
+            matches = self._index.match(
                 query.feats.descriptors, k=s.search_neighbours,
-                max_distance=s.search_max_distance, ratio=s.ratio_test,
-                max_candidates=s.candidates, ties=s.vote_ties)
+                max_distance=s.search_max_distance, ratio=s.ratio_test, ties=s.vote_ties)
             reps = dict(self._reps)
+            if self._poses is None and s.pose_candidates:
+                self._poses = _PoseTable.of(reps)
+            poses = self._poses
+        # Voted candidates (most votes first), then the references whose pairs agree best on
+        # one pose, each verified with those pairs only.
+        candidates = [(c.ref_id, c.pairs) for c in matches.candidates(s.candidates)
+                      if c.votes >= s.min_votes]
+        voted = len(candidates)
+        if poses is not None:
+            candidates += _pose_candidates(query, matches, poses, s)
         best: dict[int, Detection] = {}
-        for cand in candidates:
-            if cand.votes < s.min_votes:
-                break  # candidates come most votes first
-            cutout_id, mirrored = divmod(cand.ref_id, 2)
+        for n, (ref_id, pairs) in enumerate(candidates):
+            cutout_id, mirrored = divmod(ref_id, 2)
             rep = reps.get(cutout_id)
-            if rep is None:
+            if rep is None or (n >= voted and cutout_id in best):
                 continue
-            found = self._verify(query, rep, bool(mirrored), cutout_id, cand.pairs)
-            if found is not None and (cutout_id not in best
-                                      or found.score > best[cutout_id].score):
-                best[cutout_id] = found
+            det = self._verify(query, rep, bool(mirrored), cutout_id, pairs, pose=n >= voted)
+            if det is not None and (cutout_id not in best or det.score > best[cutout_id].score):
+                best[cutout_id] = det
         out = sorted(best.values(), key=lambda d: (-d.score, d.cutout_id))
         return out[: s.max_results]
 
     def _verify(self, query: _Query, rep: CutoutRepresentation, mirrored: bool,
-                cutout_id: int, pairs: np.ndarray) -> Detection | None:
+                cutout_id: int, pairs: np.ndarray, pose: bool = False) -> Detection | None:
         s = self.settings
         ref = rep.mirrored_features if mirrored else rep.features
         work_h, work_w = query.grey.shape
@@ -415,6 +589,8 @@ class CutoutDetector:
         if v is None or v.inlier_ratio < s.min_inlier_ratio or v.coverage < s.min_coverage:
             return None
         appearance = self._appearance(query, rep, mirrored, v)
+        if pose and appearance < s.pose_min_appearance:
+            return None
         if v.inliers < s.strong_inliers and appearance < s.min_appearance:
             return None
         quad = v.quad.astype(np.float64)

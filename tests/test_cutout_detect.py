@@ -16,9 +16,12 @@ from memetrack.cutout_detect import (
     VERSION,
     CutoutDetector,
     CutoutRepresentation,
+    _pose_candidates,
+    _PoseTable,
     polygon_iou,
 )
 from memetrack.evaluation.variants import composite_cutout
+from memetrack.features import verify
 from memetrack.index.cutout_index import CutoutIndex
 from tests.imagegen import scene
 
@@ -83,12 +86,17 @@ def test_hidden_pixels_do_not_change_the_representation() -> None:
 def test_keypoints_lie_inside_the_mask() -> None:
     cut = cutout_rgba(3)
     rep = CutoutDetector().represent(cut)
+    n_grey = len(CutoutDetector(CutoutSettings(reference_backgrounds=())).represent(cut).features)
     mask = cut[:, :, 3] > 0  # the bounding box is the whole image here, less a margin
     ys, xs = np.nonzero(mask)
     crop = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
     k = crop.shape[1] / rep.width
     pts = np.clip((rep.features.points * k).astype(int), 0, np.array(crop.shape[::-1]) - 1)
-    assert crop[pts[:, 1], pts[:, 0]].all()
+    # the grey view's keypoints inside the eroded mask; the outline views' on the mask, give or
+    # take the pixel that resizing the mask to each reference side moves its edge
+    assert crop[pts[:n_grey, 1], pts[:n_grey, 0]].all()
+    near = cv2.dilate(crop.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert near[pts[:, 1], pts[:, 0]].all()
 
 
 def test_plain_paste_is_found_where_it_is(detector: CutoutDetector) -> None:
@@ -213,3 +221,106 @@ def test_encoded_png_round_trip_keeps_the_mask() -> None:
     Image.fromarray(cutout_rgba(9), "RGBA").save(buf, "PNG")
     with Image.open(io.BytesIO(buf.getvalue())) as im:
         assert np.asarray(im)[:, :, 3].min() == 0
+
+
+def cartoon_rgba(seed: int, size: int = 320) -> np.ndarray:
+    """A flat-coloured drawing with dark outlines under an irregular mask: little texture
+    inside, its corners on the outline (like a drawn fist or a sticker)."""
+    rng = np.random.default_rng(seed)
+    rgb = np.zeros((size, size, 3), np.uint8)
+    mask = np.zeros((size, size), np.uint8)
+    for _ in range(5):
+        centre = (int(rng.integers(size // 4, 3 * size // 4)),
+                  int(rng.integers(size // 4, 3 * size // 4)))
+        axes = (int(rng.integers(size // 8, size // 4)), int(rng.integers(size // 10, size // 5)))
+        angle = float(rng.uniform(0, 180))
+        colour = tuple(int(c) for c in rng.integers(60, 256, 3))
+        cv2.ellipse(rgb, centre, axes, angle, 0, 360, colour, -1)
+        cv2.ellipse(rgb, centre, axes, angle, 0, 360, (30, 20, 20), 4)
+        cv2.ellipse(mask, centre, axes, angle, 0, 360, 255, -1)
+        cv2.ellipse(mask, centre, axes, angle, 0, 360, 255, 4)
+    return np.dstack([rgb, mask])
+
+
+def test_representation_keeps_keypoint_geometry() -> None:
+    rep = CutoutDetector().represent(cutout_rgba(1))
+    back = CutoutRepresentation.unpack(rep.pack())
+    assert rep.geometry.shape == (len(rep.features), 2)
+    assert rep.mirrored_geometry.shape == (len(rep.mirrored_features), 2)
+    assert np.array_equal(back.geometry, rep.geometry)
+    assert np.array_equal(back.mirrored_geometry, rep.mirrored_geometry)
+    assert (rep.geometry[:, 1] > 0).all() and (np.abs(rep.geometry[:, 0]) <= 360).all()
+
+
+def test_outline_views_add_keypoints_only_near_the_outline() -> None:
+    cut = cartoon_rgba(11)
+    grey_only = CutoutDetector(CutoutSettings(reference_backgrounds=())).represent(cut)
+    rep = CutoutDetector().represent(cut)
+    assert len(rep.features) > len(grey_only.features)
+    # the grey view comes first and is unchanged; the added keypoints lie inside the mask
+    n = len(grey_only.features)
+    assert np.array_equal(rep.features.descriptors[:n], grey_only.features.descriptors)
+    mask = cut[:, :, 3] > 0
+    ys, xs = np.nonzero(mask)
+    crop = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    k = crop.shape[1] / rep.width
+    pts = np.clip((rep.features.points[n:] * k).astype(int), 0, np.array(crop.shape[::-1]) - 1)
+    near = cv2.dilate(crop.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert near[pts[:, 1], pts[:, 0]].all()
+    # ... and near its outline (none deep inside the drawing)
+    inside = cv2.distanceTransform(crop.astype(np.uint8), cv2.DIST_L2, 3)
+    assert np.median(inside[pts[:, 1], pts[:, 0]]) < np.median(inside[crop])
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_flat_drawing_is_found_among_other_drawings(seed: int) -> None:
+    cut = cartoon_rgba(seed)
+    det = CutoutDetector()
+    det.add(1, det.represent(cut))
+    for i in range(4):
+        det.add(10 + i, det.represent(cartoon_rgba(seed * 10 + i)))
+    for k in range(4):
+        comp = paste(seed + k, cut, size_frac=0.45, jpeg_quality=80, mirror=k % 2 == 1)
+        found = det.detect(np.asarray(comp.image))
+        assert [d.cutout_id for d in found] == [1]
+        assert found[0].mirrored == (k % 2 == 1)
+        assert polygon_iou(found[0].quad, comp.quad) > 0.85
+
+
+def test_pose_votes_pick_the_pairs_that_agree() -> None:
+    # Two other registered cut-outs are the same picture turned by 90 and 180 degrees: their
+    # descriptors pair with the paste's as well, but in a pose no meme paste has.
+    cut = cutout_rgba(31)
+    comp = paste(31, cut, size_frac=0.45, jpeg_quality=70)
+    det = CutoutDetector()
+    det.add(1, det.represent(cut))
+    for i, k in enumerate((1, 2)):
+        det.add(2 + i, det.represent(np.ascontiguousarray(np.rot90(cut, k))))
+    s = det.settings
+    query = det.query_features(np.asarray(comp.image))
+    matches = det._index.match(query.feats.descriptors, k=s.search_neighbours,
+                               max_distance=s.search_max_distance, ratio=s.ratio_test,
+                               ties=s.vote_ties)
+    poses = _pose_candidates(query, matches, _PoseTable.of(det._reps), s)
+    assert poses and poses[0][0] == 2  # cut-out 1, as it is (not mirrored)
+    ref_id, pairs = poses[0]
+    assert {r // 2 for r, _ in poses[1:]} <= {1, 2, 3}
+    v = verify(query.feats, det._reps[1].features, pairs, min_inliers=6)
+    assert v is not None and v.inlier_ratio > 0.8 and len(pairs) >= 20
+    # the turned copies get no pose as strong, and are not reported
+    assert all(len(p) < len(pairs) / 2 for r, p in poses if r // 2 != 1)
+    assert [d.cutout_id for d in det.detect(np.asarray(comp.image))] == [1]
+
+
+def test_match_pairs_agree_with_the_voted_candidates() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 256, (40, 32), dtype=np.uint8)
+    b = rng.integers(0, 256, (40, 32), dtype=np.uint8)
+    index = CutoutIndex(ivf_min_rows=10_000)
+    index.add(10, 5, a)
+    index.add(20, 6, b)
+    matches = index.match(a[:15], k=2, max_distance=40)
+    assert set(matches.ref.tolist()) == {10}  # b is too far to pair
+    assert matches.votes.all() and sorted(matches.keypoint.tolist()) == list(range(15))
+    [vote] = matches.candidates()
+    assert (vote.ref_id, vote.votes) == (10, 15)

@@ -129,7 +129,16 @@ class CutoutIndex:
     def search(self, descriptors: np.ndarray, *, k: int = 4, max_distance: int = 56,
                vote_distance: int | None = None, ratio: float = 0.8,
                max_candidates: int | None = None, ties: bool = False) -> list[Vote]:
-        """References voted for by distinctive matches of the query descriptors, most first.
+        """References voted for by distinctive matches of the query descriptors, most first
+        (:meth:`match`, then :meth:`Matches.candidates`)."""
+        return self.match(descriptors, k=k, max_distance=max_distance,
+                          vote_distance=vote_distance, ratio=ratio,
+                          ties=ties).candidates(max_candidates)
+
+    def match(self, descriptors: np.ndarray, *, k: int = 4, max_distance: int = 56,
+              vote_distance: int | None = None, ratio: float = 0.8,
+              ties: bool = False) -> Matches:
+        """Every pair of the query descriptors with indexed ones, and which of them vote.
 
         For each query descriptor, its ``k`` nearest indexed descriptors are looked up. The
         nearest one names a group; it **votes** for that group's references among the ``k`` when
@@ -149,7 +158,7 @@ class CutoutIndex:
             if self._dirty or self._index is None:
                 self.build()
             if not len(desc) or not self.n_rows:
-                return []
+                return Matches.empty()
             assert self._index is not None
             dist, rows = self._index.search(desc, k)
             owner, group, kp = self._owner, self._owner_group, self._kp
@@ -173,7 +182,7 @@ class CutoutIndex:
         near = valid & (d <= max_distance)
         q_idx, col = np.nonzero(near)
         if not q_idx.size:
-            return []
+            return Matches.empty()
         r = safe[q_idx, col]
         ref, kpt, grp = owner[r], kp[r], group[r]
         votes_for = ((good[q_idx] | tie[q_idx]) & (grp == first_group[q_idx, 0])) | (
@@ -184,10 +193,32 @@ class CutoutIndex:
         votes_for = votes_for[order]
         first = np.ones(ref.size, bool)
         first[1:] = (ref[1:] != ref[:-1]) | (q_idx[1:] != q_idx[:-1])
-        ref, q_idx, kpt, grp = ref[first], q_idx[first], kpt[first], grp[first]
-        votes_for = votes_for[first]
-        refs, starts, counts = np.unique(ref, return_index=True, return_counts=True)
-        votes = np.add.reduceat(votes_for.astype(np.int64), starts)
+        return Matches(ref[first], grp[first], q_idx[first], kpt[first], votes_for[first])
+
+
+@dataclass(frozen=True, eq=False)
+class Matches:
+    """Pairs of query descriptors with indexed ones, one per (reference, query keypoint), sorted
+    by reference: the reference, its group, the query index, the reference's keypoint index and
+    whether the pair votes."""
+
+    ref: np.ndarray
+    group: np.ndarray
+    query: np.ndarray
+    keypoint: np.ndarray
+    votes: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Matches:
+        none = np.zeros(0, np.int64)
+        return cls(none, none, none, none.astype(np.int32), none.astype(bool))
+
+    def candidates(self, max_candidates: int | None = None) -> list[Vote]:
+        """References with at least one vote, most votes first (then most pairs)."""
+        if not self.ref.size:
+            return []
+        refs, starts, counts = np.unique(self.ref, return_index=True, return_counts=True)
+        votes = np.add.reduceat(self.votes.astype(np.int64), starts)
         best = np.lexsort((-counts, -votes))
         best = best[votes[best] > 0]
         if max_candidates is not None:
@@ -195,6 +226,7 @@ class CutoutIndex:
         out = []
         for i in best:
             s, c = starts[i], counts[i]
-            pairs = np.stack([q_idx[s:s + c], kpt[s:s + c]], axis=1).astype(np.int32)
-            out.append(Vote(int(refs[i]), int(grp[s]), int(votes[i]), pairs))
+            pairs = np.stack([self.query[s:s + c], self.keypoint[s:s + c]],
+                             axis=1).astype(np.int32)
+            out.append(Vote(int(refs[i]), int(self.group[s]), int(votes[i]), pairs))
         return out
