@@ -56,6 +56,11 @@ def paste(seed: int, cut: np.ndarray, **kwargs: object):  # type: ignore[no-unty
                             **options)  # type: ignore[arg-type]
 
 
+def random_descriptors(seed: int, *counts: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (n, 32), dtype=np.uint8) for n in counts]
+
+
 @pytest.fixture(scope="module")
 def detector() -> CutoutDetector:
     det = CutoutDetector(CutoutSettings())
@@ -168,9 +173,7 @@ def test_polygon_iou() -> None:
 
 
 def test_index_votes_go_to_the_distinctive_group() -> None:
-    rng = np.random.default_rng(0)
-    a = rng.integers(0, 256, (50, 32), dtype=np.uint8)
-    b = rng.integers(0, 256, (50, 32), dtype=np.uint8)
+    a, b = random_descriptors(0, 50, 50)
     index = CutoutIndex(ivf_min_rows=10_000)
     index.add(10, 5, a)
     index.add(11, 5, a[:, ::-1])  # another orientation of group 5
@@ -185,9 +188,7 @@ def test_index_votes_go_to_the_distinctive_group() -> None:
 
 def test_near_identical_groups_share_votes_only_with_ties() -> None:
     # Two frames of one animation (groups 5 and 6 hold the same descriptors), one other cut-out.
-    rng = np.random.default_rng(2)
-    a = rng.integers(0, 256, (50, 32), dtype=np.uint8)
-    c = rng.integers(0, 256, (50, 32), dtype=np.uint8)
+    a, c = random_descriptors(2, 50, 50)
     index = CutoutIndex(ivf_min_rows=10_000)
     index.add(10, 5, a)
     index.add(12, 6, a)
@@ -313,9 +314,7 @@ def test_pose_votes_pick_the_pairs_that_agree() -> None:
 
 
 def test_match_pairs_agree_with_the_voted_candidates() -> None:
-    rng = np.random.default_rng(3)
-    a = rng.integers(0, 256, (40, 32), dtype=np.uint8)
-    b = rng.integers(0, 256, (40, 32), dtype=np.uint8)
+    a, b = random_descriptors(3, 40, 40)
     index = CutoutIndex(ivf_min_rows=10_000)
     index.add(10, 5, a)
     index.add(20, 6, b)
