@@ -12,16 +12,20 @@ Detection in a query image, cheapest first:
 
 1. ORB features of the query at a fixed working size, keypoints on caption text removed
    (:func:`memetrack.features.text_mask`).
-2. Their descriptors vote for cut-outs through a
-   :class:`~memetrack.index.descriptors.DescriptorIndex` holding each cut-out twice (plain and
+2. Their descriptors pair with cut-out descriptors and vote (distinctive matches only) through a
+   :class:`~memetrack.index.cutout_index.CutoutIndex` holding each cut-out twice (plain and
    mirrored orientation, index key ``2 * cutout_id + mirrored``).
-3. The best-voted candidates are matched descriptor by descriptor (ratio test) and geometrically
-   verified (RANSAC similarity transform, :func:`memetrack.features.verify`): enough inliers,
-   inlier ratio and coverage, plausible size and rotation.
-4. **Appearance check.** The query is warped onto the cut-out's thumbnail with the found
+3. The best-voted candidates are geometrically verified with their pairs (RANSAC similarity
+   transform, :func:`memetrack.features.verify`): enough inliers, inlier ratio and coverage,
+   plausible size and rotation.
+4. **Pose votes** (:func:`_pose_candidates`): every pair also predicts the cut-out's pose from the
+   two keypoints' orientations and sizes; the cut-outs whose pairs agree best on one pose are
+   verified too, with the agreeing pairs (a cut-out of common strokes wins few distinctive votes).
+5. **Appearance check.** The query is warped onto the cut-out's thumbnail with the found
    transform and compared inside the eroded mask (normalised cross-correlation, caption pixels
    excluded). Repeated textures and letters can give a handful of consistent inliers by chance;
-   they do not also reproduce the cut-out's picture. Detections with many inliers skip the check.
+   they do not also reproduce the cut-out's picture. Detections with many inliers skip the check,
+   except those found by pose votes.
 
 A detection reports where the cut-out's opaque bounding box lies in the query (a quadrilateral
 from the cut-out's own top-left corner, clockwise as seen on the cut-out; a mirrored paste
