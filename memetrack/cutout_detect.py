@@ -255,25 +255,27 @@ def _erode(mask: np.ndarray, px: int) -> np.ndarray:
                      borderValue=0) > 0
 
 
-_View = tuple[np.ndarray, np.ndarray, int, bool]
-"""A reference view: grey image, mask, pixels the mask is eroded by, and whether only keypoints
-whose patch reaches the outline are kept (the others are the same as on the grey view)."""
+_View = tuple[np.ndarray, int, bool]
+"""A reference view of the cut-out: grey image, pixels the mask is eroded by, and whether only
+keypoints whose patch reaches the outline are kept (the others are the same as on the grey
+view)."""
 
 
-def _reference_features(views: list[_View], s: CutoutSettings, frame: tuple[int, int],
-                        mirrored: bool) -> tuple[LocalFeatures, np.ndarray]:
-    """ORB at every reference side of every view, keypoints inside the view's eroded mask, in
-    frame pixel-edge coordinates; with their geometry (orientation, size in frame pixels)."""
+def _reference_features(views: list[_View], mask: np.ndarray, s: CutoutSettings,
+                        frame: tuple[int, int], mirrored: bool) -> tuple[LocalFeatures, np.ndarray]:
+    """ORB at every reference side of every view, keypoints inside the eroded ``mask``, in frame
+    pixel-edge coordinates; with their geometry (orientation, size in frame pixels)."""
     fw, fh = frame
+    h, w = mask.shape
+    sizes = [(max(1, round(w * side / max(w, h))), max(1, round(h * side / max(w, h))))
+             for side in s.reference_sides]
+    masks = [_resize(mask.astype(np.float32), size) >= 0.5 for size in sizes]
     points, descs, geometries = [], [], []
     pad = ORB_PATCH + 1
-    for grey, mask, erode, outline_only in views:
-        h, w = grey.shape
-        for side in s.reference_sides:
-            k = side / max(w, h)
-            size = (max(1, round(w * k)), max(1, round(h * k)))
+    for grey, erode, outline_only in views:
+        for size, resized in zip(sizes, masks, strict=True):
             g = _resize(grey, size)
-            m = _erode(_resize(mask.astype(np.float32), size) >= 0.5, erode)
+            m = _erode(resized, erode)
             if not m.any():
                 continue
             # ORB skips a border of its patch size: pad (reflected, masked out) so keypoints near
@@ -465,13 +467,13 @@ class CutoutDetector:
         h, w = grey.shape
         k = max(s.reference_sides) / max(w, h)
         frame = (max(1, round(w * k)), max(1, round(h * k)))
-        views: list[_View] = [(grey, mask, s.mask_erode, False)] + [
-            (cv2.cvtColor(opaque_view(array, grey=level), cv2.COLOR_RGB2GRAY), mask, 0, True)
+        views: list[_View] = [(grey, s.mask_erode, False)] + [
+            (cv2.cvtColor(opaque_view(array, grey=level), cv2.COLOR_RGB2GRAY), 0, True)
             for level in s.reference_backgrounds]
-        plain, geometry = _reference_features(views, s, frame, False)
+        plain, geometry = _reference_features(views, mask, s, frame, False)
         mirrored, mirrored_geometry = _reference_features(
-            [(np.ascontiguousarray(g[:, ::-1]), np.ascontiguousarray(m[:, ::-1]), e, o)
-             for g, m, e, o in views], s, frame, True)
+            [(np.ascontiguousarray(g[:, ::-1]), e, o) for g, e, o in views],
+            np.ascontiguousarray(mask[:, ::-1]), s, frame, True)
         t = s.appearance_side / max(w, h)
         tsize = (max(1, round(w * t)), max(1, round(h * t)))
         thumb = _resize(grey, tsize)
