@@ -178,12 +178,12 @@ def test_index_votes_go_to_the_distinctive_group() -> None:
     index.add(10, 5, a)
     index.add(11, 5, a[:, ::-1])  # another orientation of group 5
     index.add(20, 6, b)
-    votes = index.search(a[:20], k=4, max_distance=40, ratio=0.8)
+    votes = index.match(a[:20], k=4, max_distance=40, ratio=0.8).candidates()
     assert votes[0].ref_id == 10 and votes[0].votes == 20
     assert sorted(votes[0].pairs[:, 1].tolist()) == list(range(20))
     assert all(v.group == 5 for v in votes)
     index.remove(10)
-    assert [v.ref_id for v in index.search(a[:20], k=4, max_distance=40)] == []
+    assert [v.ref_id for v in index.match(a[:20], k=4, max_distance=40).candidates()] == []
 
 
 def test_near_identical_groups_share_votes_only_with_ties() -> None:
@@ -193,15 +193,16 @@ def test_near_identical_groups_share_votes_only_with_ties() -> None:
     index.add(10, 5, a)
     index.add(12, 6, a)
     index.add(14, 7, c)
-    assert index.search(a[:20], k=4, max_distance=40, ratio=0.8) == []  # they cancel out
-    tied = index.search(a[:20], k=4, max_distance=40, ratio=0.8, ties=True)
+    # they cancel out
+    assert index.match(a[:20], k=4, max_distance=40, ratio=0.8).candidates() == []
+    tied = index.match(a[:20], k=4, max_distance=40, ratio=0.8, ties=True).candidates()
     assert sorted((v.ref_id, v.votes) for v in tied) == [(10, 20), (12, 20)]
     # a descriptor as near to three groups is generic: no votes, ties or not
     index.add(16, 8, a)
-    assert index.search(a[:20], k=4, max_distance=40, ratio=0.8, ties=True) == []
+    assert index.match(a[:20], k=4, max_distance=40, ratio=0.8, ties=True).candidates() == []
     # a distinctive descriptor still votes for its group alone
-    assert [(v.ref_id, v.votes) for v in index.search(c[:10], k=4, max_distance=40,
-                                                      ratio=0.8, ties=True)] == [(14, 10)]
+    alone = index.match(c[:10], k=4, max_distance=40, ratio=0.8, ties=True).candidates()
+    assert [(v.ref_id, v.votes) for v in alone] == [(14, 10)]
 
 
 def test_ivf_index_agrees_with_exact_search() -> None:
@@ -213,8 +214,8 @@ def test_ivf_index_agrees_with_exact_search() -> None:
         ivf.add(i, i, desc)
     noisy = refs[7][:60].copy()
     noisy[:, :2] ^= 0x11  # a few flipped bits
-    assert exact.search(noisy)[0].ref_id == 7
-    assert ivf.search(noisy)[0].ref_id == 7
+    assert exact.match(noisy).candidates()[0].ref_id == 7
+    assert ivf.match(noisy).candidates()[0].ref_id == 7
 
 
 def test_encoded_png_round_trip_keeps_the_mask() -> None:

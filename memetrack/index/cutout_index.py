@@ -126,15 +126,6 @@ class CutoutIndex:
             self._index = index
             self._dirty = False
 
-    def search(self, descriptors: np.ndarray, *, k: int = 4, max_distance: int = 56,
-               vote_distance: int | None = None, ratio: float = 0.8,
-               max_candidates: int | None = None, ties: bool = False) -> list[Vote]:
-        """References voted for by distinctive matches of the query descriptors, most first
-        (:meth:`match`, then :meth:`Matches.candidates`)."""
-        return self.match(descriptors, k=k, max_distance=max_distance,
-                          vote_distance=vote_distance, ratio=ratio,
-                          ties=ties).candidates(max_candidates)
-
     def match(self, descriptors: np.ndarray, *, k: int = 4, max_distance: int = 56,
               vote_distance: int | None = None, ratio: float = 0.8,
               ties: bool = False) -> Matches:
