@@ -276,6 +276,19 @@ MIN_SCALE, MAX_SCALE = 0.15, 6.0
 MAX_ANGLE = 20.0
 
 
+def frame_quad(width: float, height: float, transform: np.ndarray,
+               flip_width: float | None = None) -> np.ndarray:
+    """The corners of a ``width`` x ``height`` frame (top-left first, clockwise) under the 2 x 3
+    affine ``transform``, as float64. With ``flip_width`` the transform was found on a mirrored
+    picture of that width: the corners are given in the unflipped picture's pixels (the frame's
+    top-left corner lands on the right)."""
+    corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float64)
+    quad = corners @ transform[:, :2].T + transform[:, 2]
+    if flip_width is not None:
+        quad[:, 0] = flip_width - quad[:, 0]
+    return quad
+
+
 def verify(
     query: LocalFeatures,
     ref: LocalFeatures,
@@ -319,13 +332,7 @@ def verify(
     coverage = hull_area / float(max(1, ref.width * ref.height))
     all_area = float(cv2.contourArea(cv2.convexHull(ref.points))) if len(ref) >= 3 else 0.0
     spread = hull_area / all_area if all_area > 0 else 0.0
-    corners = np.array(
-        [[0, 0], [ref.width, 0], [ref.width, ref.height], [0, ref.height]], dtype=np.float64
-    )
-    quad = corners @ model[:, :2].T + model[:, 2]
-    if query.mirrored:
-        # Unflipped query pixels: the reference's top-left corner lands on the right.
-        quad[:, 0] = query.width - quad[:, 0]
+    quad = frame_quad(ref.width, ref.height, model, query.width if query.mirrored else None)
     return Verification(
         inliers=int(n_in),
         inlier_ratio=float(n_in) / float(len(pairs)),

@@ -57,6 +57,7 @@ from memetrack.features import (
     LocalFeatures,
     Verification,
     extract_working,
+    frame_quad,
     match_pairs,
     text_mask,
     verify,
@@ -403,11 +404,7 @@ class TemplateMatcher:
     def _dense_match(ref_id: int, ref: Thumbnail, query: Thumbnail, a: np.ndarray,
                      mirrored: bool, share: float, box: Box, size: tuple[int, int],
                      scale: float) -> TemplateMatch:
-        corners = np.array([[0, 0], [ref.width, 0], [ref.width, ref.height], [0, ref.height]],
-                           np.float64)
-        quad = corners @ a[:, :2].T + a[:, 2]
-        if mirrored:
-            quad[:, 0] = query.width - quad[:, 0]
+        quad = frame_quad(ref.width, ref.height, a, query.width if mirrored else None)
         quad = _in_query_pixels(quad, (query.width, query.height), box, size, scale)
         return TemplateMatch(ref_id, float(share), "dense", 0, None, quad, mirrored, float(share))
 
