@@ -221,24 +221,47 @@ def _orb_features(grey: np.ndarray, mask: np.ndarray | None, n_features: int,
 
 
 def _grid_features(grey: np.ndarray, mask: np.ndarray | None, s: CutoutSettings) -> _Keypoints:
-    """Query keypoints spread over a grid: at most ``query_features / cells`` strongest per
-    cell (a busy background cannot take the keypoints a small pasted cut-out needs)."""
-    orb = _orb(s.query_features * s.query_oversample, s.fast_threshold, s.query_levels)
-    kps = orb.detect(grey, mask)
-    if not kps:
-        return _no_keypoints()
+    """ORB's strongest ``query_features`` keypoints, topped up where they are sparse.
+
+    ORB keeps the strongest keypoints of each pyramid level, and a busy background (big black
+    letters, hatching) can take every one of them from a pasted cut-out beside it. Up to
+    ``query_extra`` more come from a detection ``query_oversample`` times larger, given to
+    the ``query_grid`` x ``query_grid`` cells with the fewest keypoints first (water-filling:
+    a cell's count so far is its rank), each cell's strongest first."""
+    orb = _orb(s.query_features, s.fast_threshold, s.query_levels)
+    base = _keypoints(*orb.detectAndCompute(grey, mask))
+    more = _orb(s.query_features * s.query_oversample, s.fast_threshold,
+                s.query_levels).detect(grey, mask)
+    if not more or s.query_extra <= 0:
+        return base
     h, w = grey.shape
     n = s.query_grid
-    xy = np.array([kp.pt for kp in kps], np.float32)
-    response = np.array([kp.response for kp in kps], np.float32)
-    cell = (np.minimum(xy[:, 1] * n // h, n - 1) * n + np.minimum(xy[:, 0] * n // w, n - 1))
-    order = np.lexsort((-response, cell))
-    cell_sorted = cell[order]
-    starts = np.searchsorted(cell_sorted, cell_sorted, side="left")
-    rank = np.arange(len(order)) - starts
-    per_cell = max(1, s.query_features // (n * n))
-    keep = order[rank < per_cell]
-    return _keypoints(*orb.compute(grey, [kps[i] for i in keep]))
+
+    def cells(xy: np.ndarray) -> np.ndarray:
+        return (np.minimum(xy[:, 1] * n // h, n - 1) * n
+                + np.minimum(xy[:, 0] * n // w, n - 1)).astype(np.int64)
+
+    xy = cv2.KeyPoint_convert(more).reshape(-1, 2)
+    response = np.array([kp.response for kp in more], np.float32)
+    # the keypoints ``more`` shares with ``base`` (same pyramid, same detector) are left out
+    def key(points: np.ndarray) -> np.ndarray:
+        q = np.round(points * 100).astype(np.int64)
+        return q[:, 0] * (1 << 24) + q[:, 1]
+
+    new = ~np.isin(key(xy), key(base[0] - 0.5))
+    if not new.any():
+        return base
+    idx = np.flatnonzero(new)
+    cell = cells(xy[idx])
+    order = np.lexsort((-response[idx], cell))
+    starts = np.searchsorted(cell[order], cell[order], side="left")
+    rank = np.empty(len(idx), np.int64)
+    rank[order] = np.arange(len(idx)) - starts
+    rank += np.bincount(cells(base[0] - 0.5), minlength=n * n)[cell]
+    pick = idx[np.lexsort((-response[idx], rank))[: s.query_extra]]
+    extra = _keypoints(*orb.compute(grey, [more[i] for i in np.sort(pick)]))
+    return (np.concatenate([base[0], extra[0]]), np.concatenate([base[1], extra[1]]),
+            np.concatenate([base[2], extra[2]]))
 
 
 def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -324,3 +324,34 @@ def test_match_pairs_agree_with_the_voted_candidates() -> None:
     assert matches.votes.all() and sorted(matches.keypoint.tolist()) == list(range(15))
     [vote] = matches.candidates()
     assert (vote.ref_id, vote.votes) == (10, 15)
+
+
+def busy_beside_soft(seed: int = 3) -> np.ndarray:
+    """Grey 600 x 800: big black strokes over the left three quarters, a soft texture right."""
+    rng = np.random.default_rng(seed)
+    grey = np.full((600, 800), 200, np.uint8)
+    for _ in range(100):
+        x, y = int(rng.integers(0, 580)), int(rng.integers(0, 580))
+        cv2.rectangle(grey, (x, y), (x + int(rng.integers(4, 20)), y + int(rng.integers(4, 20))),
+                      0, -1)
+    soft = cv2.cvtColor(scene(seed, 200, 600), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    grey[:, 600:] = np.clip(150 + 0.35 * (soft - soft.mean()), 0, 255).astype(np.uint8)
+    return grey
+
+
+def test_query_keypoints_are_topped_up_where_a_busy_background_took_them() -> None:
+    from memetrack.cutout_detect import _grid_features
+
+    grey = busy_beside_soft()
+    strongest = CutoutSettings(query_features=600, query_extra=0)
+    topped = CutoutSettings(query_features=600, query_extra=300, query_grid=6)
+    base_pts, _, _ = _grid_features(grey, None, strongest)
+    pts, desc, geometry = _grid_features(grey, None, topped)
+    assert len(pts) == len(desc) == len(geometry)
+    assert len(base_pts) <= 600 < len(pts) <= 900
+    # every keypoint of the strongest selection is kept, with the extras after it
+    np.testing.assert_array_equal(pts[: len(base_pts)], base_pts)
+    soft_before = int((base_pts[:, 0] > 600).sum())
+    soft_after = int((pts[:, 0] > 600).sum())
+    assert soft_before < 60
+    assert soft_after - soft_before >= 100  # the sparse cells get the extras first
