@@ -618,7 +618,7 @@ class CutoutDetector:
         if v is None or v.inlier_ratio < s.min_inlier_ratio or v.coverage < s.min_coverage:
             return None
         appearance = self._appearance(query, rep, mirrored, v)
-        if pose and appearance < s.pose_min_appearance:
+        if pose and appearance < s.pose_min_appearance and v.inliers < s.pose_strong_inliers:
             return None
         if v.inliers < s.strong_inliers and appearance < s.min_appearance:
             return None
