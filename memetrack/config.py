@@ -97,15 +97,6 @@ class MatcherSettings(BaseModel):
             "are re-matched pairwise (ratio test) and verified again."
         ),
     )
-    pose_strong_inliers: int = Field(
-        15,
-        description=(
-            "A detection found through pose votes with at least this many inliers needs only "
-            "min_appearance, not pose_min_appearance (dev seeds 0 and 1: true pose detections "
-            "had up to 51 inliers at appearance 0.61-0.75; false ones at most 11 inliers with "
-            "500 registered, and at most 28 at appearance <= 0.31 with 31-33)."
-        ),
-    )
     ratio_test: float = Field(
         0.85,
         description="Lowe's ratio: a pair is kept when its distance is below this share of the second best.",
@@ -386,9 +377,9 @@ class CutoutSettings(BaseModel):
         15,
         description=(
             "A detection found through pose votes with at least this many inliers needs only "
-            "min_appearance, not pose_min_appearance (dev seeds 0 and 1: true pose detections "
-            "had up to 51 inliers at appearance 0.61-0.75; false ones at most 11 inliers with "
-            "500 registered, and at most 28 at appearance <= 0.31 with 31-33)."
+            "min_appearance, not pose_min_appearance (dev seeds 0 and 1: true pose fits with "
+            "15-37 inliers had appearances of 0.56-0.75; false ones at most 11 inliers with 500 "
+            "registered, and at most 28, at appearances <= 0.31, with 31-33)."
         ),
     )
     ratio_test: float = Field(

@@ -220,7 +220,7 @@ def _orb_features(grey: np.ndarray, mask: np.ndarray | None, n_features: int,
     return _keypoints(*_orb(n_features, fast_threshold, levels).detectAndCompute(grey, mask))
 
 
-def _grid_features(grey: np.ndarray, mask: np.ndarray | None, s: CutoutSettings) -> _Keypoints:
+def _query_keypoints(grey: np.ndarray, mask: np.ndarray | None, s: CutoutSettings) -> _Keypoints:
     """ORB's strongest ``query_features`` keypoints, topped up where they are sparse.
 
     ORB keeps the strongest keypoints of each pyramid level, and a busy background (big black
@@ -230,36 +230,38 @@ def _grid_features(grey: np.ndarray, mask: np.ndarray | None, s: CutoutSettings)
     a cell's count so far is its rank), each cell's strongest first."""
     orb = _orb(s.query_features, s.fast_threshold, s.query_levels)
     base = _keypoints(*orb.detectAndCompute(grey, mask))
+    if s.query_grid <= 0 or s.query_extra <= 0:
+        return base
     more = _orb(s.query_features * s.query_oversample, s.fast_threshold,
                 s.query_levels).detect(grey, mask)
-    if not more or s.query_extra <= 0:
+    if not more:
         return base
     h, w = grey.shape
     n = s.query_grid
-
-    def cells(xy: np.ndarray) -> np.ndarray:
-        return (np.minimum(xy[:, 1] * n // h, n - 1) * n
-                + np.minimum(xy[:, 0] * n // w, n - 1)).astype(np.int64)
-
     xy = cv2.KeyPoint_convert(more).reshape(-1, 2)
-    response = np.array([kp.response for kp in more], np.float32)
-    # the keypoints ``more`` shares with ``base`` (same pyramid, same detector) are left out
+    base_xy = base[0] - 0.5  # back to OpenCV's pixel-centre coordinates
+
+    def cells(points: np.ndarray) -> np.ndarray:
+        return (np.minimum(points[:, 1] * n // h, n - 1) * n
+                + np.minimum(points[:, 0] * n // w, n - 1)).astype(np.int64)
+
     def key(points: np.ndarray) -> np.ndarray:
         q = np.round(points * 100).astype(np.int64)
         return q[:, 0] * (1 << 24) + q[:, 1]
 
-    new = ~np.isin(key(xy), key(base[0] - 0.5))
-    if not new.any():
+    # the larger detection repeats most of ``base`` (same pyramid, same detector)
+    idx = np.flatnonzero(~np.isin(key(xy), key(base_xy)))
+    if not idx.size:
         return base
-    idx = np.flatnonzero(new)
+    response = np.array([more[i].response for i in idx], np.float32)
     cell = cells(xy[idx])
-    order = np.lexsort((-response[idx], cell))
+    order = np.lexsort((-response, cell))
     starts = np.searchsorted(cell[order], cell[order], side="left")
-    rank = np.empty(len(idx), np.int64)
-    rank[order] = np.arange(len(idx)) - starts
-    rank += np.bincount(cells(base[0] - 0.5), minlength=n * n)[cell]
-    pick = idx[np.lexsort((-response[idx], rank))[: s.query_extra]]
-    extra = _keypoints(*orb.compute(grey, [more[i] for i in np.sort(pick)]))
+    rank = np.empty(idx.size, np.int64)
+    rank[order] = np.arange(idx.size) - starts
+    rank += np.bincount(cells(base_xy), minlength=n * n)[cell]
+    pick = np.sort(idx[np.lexsort((-response, rank))[: s.query_extra]])
+    extra = _keypoints(*orb.compute(grey, [more[i] for i in pick]))
     return (np.concatenate([base[0], extra[0]]), np.concatenate([base[1], extra[1]]),
             np.concatenate([base[2], extra[2]]))
 
@@ -547,11 +549,7 @@ class CutoutDetector:
         mask = None if text is None else (~text).astype(np.uint8) * 255
         if s.blur_sigma > 0:
             grey = cv2.GaussianBlur(grey, (0, 0), s.blur_sigma)
-        if s.query_grid > 0:
-            pts, desc, geometry = _grid_features(grey, mask, s)
-        else:
-            pts, desc, geometry = _orb_features(grey, mask, s.query_features, s.fast_threshold,
-                                                s.query_levels)
+        pts, desc, geometry = _query_keypoints(grey, mask, s)
         feats = LocalFeatures(ALGORITHM, VERSION, work.shape[1], work.shape[0], pts, desc)
         return _Query(feats, geometry, grey, text, rgb.shape[1] / work.shape[1])
 

@@ -340,13 +340,13 @@ def busy_beside_soft(seed: int = 3) -> np.ndarray:
 
 
 def test_query_keypoints_are_topped_up_where_a_busy_background_took_them() -> None:
-    from memetrack.cutout_detect import _grid_features
+    from memetrack.cutout_detect import _query_keypoints
 
     grey = busy_beside_soft()
     strongest = CutoutSettings(query_features=600, query_extra=0)
     topped = CutoutSettings(query_features=600, query_extra=300, query_grid=6)
-    base_pts, _, _ = _grid_features(grey, None, strongest)
-    pts, desc, geometry = _grid_features(grey, None, topped)
+    base_pts, _, _ = _query_keypoints(grey, None, strongest)
+    pts, desc, geometry = _query_keypoints(grey, None, topped)
     assert len(pts) == len(desc) == len(geometry)
     assert len(base_pts) <= 600 < len(pts) <= 900
     # every keypoint of the strongest selection is kept, with the extras after it
