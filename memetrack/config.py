@@ -433,6 +433,37 @@ class CutoutSettings(BaseModel):
         40,
         description="A detection with at least this many inliers skips the appearance check.",
     )
+    colour_check: bool = Field(
+        True,
+        description=(
+            "Compare the colours (CIE a*, b*) of the query warped onto a cut-out with the "
+            "cut-out's, for a query that has colour: refuse a fit with fewer than strong_inliers "
+            "inliers whose mean colour lies more than max_chroma_distance from the cut-out's, "
+            "and accept one the grey appearance check refused when its colours vary with the "
+            "cut-out's (see the next settings)."
+        ),
+    )
+    max_chroma_distance: float = Field(
+        35.0,
+        description=(
+            "Largest distance (a*, b* units of OpenCV's 8-bit L*a*b*) between the mean colours "
+            "of a detection and its cut-out (dev, true detections: at most 30)."
+        ),
+    )
+    colour_min_inliers: int = Field(
+        12, description="Least inliers of a fit that the colour check can accept."
+    )
+    colour_min_appearance: float = Field(
+        0.4, description="Least grey appearance of a fit that the colour check can accept."
+    )
+    min_chroma_correlation: float = Field(
+        0.6,
+        description=(
+            "Least correlation of the a*, b* variations of such a fit with the cut-out's "
+            "(dev seeds 0 and 1: no false fit had >= 12 inliers and appearance >= 0.4; the true "
+            "ones the grey check refused had 0.46-0.86)."
+        ),
+    )
     max_results: int = Field(20, description="Most cut-outs reported per image.")
     ivf_min_rows: int = Field(
         20_000,

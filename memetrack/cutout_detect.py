@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from memetrack.appearance import GREY_CHROMA
 from memetrack.config import CutoutSettings
 from memetrack.cutouts import ALPHA_THRESHOLD, alpha_bbox, as_rgba, opaque_view
 from memetrack.features import (
@@ -59,7 +60,7 @@ from memetrack.index.descriptors import set_threads
 
 ALGORITHM = "cutorb"
 """Stored in ``media_features.algorithm`` (view ``cutout``) for a cut-out's representation."""
-VERSION = 2
+VERSION = 3
 """Bump when extraction changes so that stored representations are incomparable."""
 VIEW = "cutout"
 
@@ -68,6 +69,8 @@ ORB_LEVELS = 8
 ORB_PATCH = 19
 """ORB patch size and border (the same as :mod:`memetrack.features`)."""
 MIN_APPEARANCE_PIXELS = 40
+# Longer side of the thumbnail that decides whether a query has colour to compare
+COLOUR_PROBE_SIDE = 64
 """Fewer comparable thumbnail pixels than this and the appearance check cannot reject."""
 FIT_ATTEMPTS = 3
 """RANSAC fits tried per candidate (implausible models' inliers are removed between tries)."""
@@ -90,7 +93,7 @@ SCORE_INLIER_HALF = 15.0
 """Score: ``inliers / (inliers + 15)``, weighted by the appearance correlation (see Detection)."""
 
 _MAGIC = b"MTCO"
-_FORMAT = 2
+_FORMAT = 3
 _HEADER = struct.Struct("<4sBB8sHHHHHII")
 
 
@@ -103,8 +106,8 @@ class CutoutRepresentation:
     coordinates); ``mirrored_features`` come from the mirrored cut-out and are in the mirrored
     frame's pixels. ``geometry`` and ``mirrored_geometry`` (N x 2 float32) are each keypoint's
     ORB orientation (degrees) and size (frame pixels), for the pose votes. ``thumb`` (grey
-    uint8) and ``thumb_mask`` (bool, eroded) are the opaque view at
-    :attr:`CutoutSettings.appearance_side`.
+    uint8), ``thumb_mask`` (bool, eroded) and ``chroma`` (CIE L*a*b* a* and b*, uint8 offset by
+    128 as OpenCV stores them) are the opaque view at :attr:`CutoutSettings.appearance_side`.
     """
 
     algorithm: str
@@ -117,6 +120,7 @@ class CutoutRepresentation:
     thumb_mask: np.ndarray
     geometry: np.ndarray
     mirrored_geometry: np.ndarray
+    chroma: np.ndarray
 
     def pack(self) -> bytes:
         """Self-describing bytes (for a ``media_features`` row)."""
@@ -129,7 +133,7 @@ class CutoutRepresentation:
         geometry = (np.ascontiguousarray(self.geometry, "<f4").tobytes()
                     + np.ascontiguousarray(self.mirrored_geometry, "<f4").tobytes())
         return (head + plain + mirrored + np.ascontiguousarray(self.thumb).tobytes() + mask
-                + geometry)
+                + geometry + np.ascontiguousarray(self.chroma, np.uint8).tobytes())
 
     @classmethod
     def unpack(cls, data: bytes) -> CutoutRepresentation:
@@ -149,9 +153,11 @@ class CutoutRepresentation:
         geometry = np.frombuffer(data, "<f4", count=2 * len(plain), offset=off)
         off += geometry.nbytes
         mirrored_geometry = np.frombuffer(data, "<f4", count=2 * len(mirrored), offset=off)
+        off += mirrored_geometry.nbytes
+        chroma = np.frombuffer(data, np.uint8, count=2 * tw * th, offset=off).reshape(th, tw, 2)
         return cls(algo[:n_algo].decode("ascii"), version, w, h, plain, mirrored, thumb, mask,
                    geometry.reshape(-1, 2).astype(np.float32),
-                   mirrored_geometry.reshape(-1, 2).astype(np.float32))
+                   mirrored_geometry.reshape(-1, 2).astype(np.float32), chroma.copy())
 
 
 @dataclass(frozen=True, eq=False)
@@ -456,6 +462,8 @@ class _Query:
     grey: np.ndarray  # working image, grey
     text: np.ndarray | None  # caption text mask of the working image
     to_original: float  # working pixels -> the caller's pixels
+    rgb: np.ndarray  # working image
+    greyscale: bool  # no colour to compare (a greyscale copy, say)
 
 
 class CutoutDetector:
@@ -487,7 +495,8 @@ class CutoutDetector:
         s = self.settings
         array = as_rgba(rgba)
         left, top, right, bottom = alpha_bbox(array[:, :, 3])
-        grey = cv2.cvtColor(opaque_view(array), cv2.COLOR_RGB2GRAY)
+        opaque = opaque_view(array)
+        grey = cv2.cvtColor(opaque, cv2.COLOR_RGB2GRAY)
         mask = array[top:bottom, left:right, 3] >= ALPHA_THRESHOLD
         h, w = grey.shape
         k = max(s.reference_sides) / max(w, h)
@@ -503,8 +512,10 @@ class CutoutDetector:
         tsize = (max(1, round(w * t)), max(1, round(h * t)))
         thumb = _resize(grey, tsize)
         tmask = _erode(_resize(mask.astype(np.float32), tsize) >= 0.5, 1)
+        chroma = cv2.cvtColor(_resize(opaque, tsize), cv2.COLOR_RGB2LAB)[:, :, 1:]
         return CutoutRepresentation(ALGORITHM, VERSION, frame[0], frame[1], plain, mirrored,
-                                    thumb, tmask, geometry, mirrored_geometry)
+                                    thumb, tmask, geometry, mirrored_geometry,
+                                    np.ascontiguousarray(chroma))
 
     # -- registered cut-outs ---------------------------------------------------------------
 
@@ -551,7 +562,9 @@ class CutoutDetector:
             grey = cv2.GaussianBlur(grey, (0, 0), s.blur_sigma)
         pts, desc, geometry = _query_keypoints(grey, mask, s)
         feats = LocalFeatures(ALGORITHM, VERSION, work.shape[1], work.shape[0], pts, desc)
-        return _Query(feats, geometry, grey, text, rgb.shape[1] / work.shape[1])
+        small = cv2.cvtColor(working_image(work, COLOUR_PROBE_SIDE), cv2.COLOR_RGB2LAB)
+        greyscale = float(np.abs(small[:, :, 1:].astype(np.float32) - 128).mean()) < GREY_CHROMA
+        return _Query(feats, geometry, grey, text, rgb.shape[1] / work.shape[1], work, greyscale)
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Registered cut-outs found in ``rgb`` (RGB or RGBA uint8, alpha ignored), best first."""
@@ -616,9 +629,21 @@ class CutoutDetector:
         if v is None or v.inlier_ratio < s.min_inlier_ratio or v.coverage < s.min_coverage:
             return None
         appearance = self._appearance(query, rep, mirrored, v)
-        if pose and appearance < s.pose_min_appearance and v.inliers < s.pose_strong_inliers:
-            return None
-        if v.inliers < s.strong_inliers and appearance < s.min_appearance:
+        accepted = not (
+            (pose and appearance < s.pose_min_appearance and v.inliers < s.pose_strong_inliers)
+            or (v.inliers < s.strong_inliers and appearance < s.min_appearance))
+        # Colour: refuses a fit whose colours are far from the cut-out's, and accepts one that
+        # grey levels could not judge (grain, flat ink) when its colours vary with the cut-out's.
+        rescue = (not accepted and v.inliers >= s.colour_min_inliers
+                  and appearance >= s.colour_min_appearance)
+        if s.colour_check and ((accepted and v.inliers < s.strong_inliers) or rescue):
+            colour = self._colour(query, rep, mirrored, v)
+            if colour is not None:
+                distance, correlation = colour
+                if distance > s.max_chroma_distance:
+                    return None
+                accepted = accepted or correlation >= s.min_chroma_correlation
+        if not accepted:
             return None
         quad = v.quad.astype(np.float64)
         if mirrored:  # the mirrored frame's top-left is the cut-out's top-right
@@ -634,44 +659,70 @@ class CutoutDetector:
     def _appearance(query: _Query, rep: CutoutRepresentation, mirrored: bool,
                     v: Verification) -> float:
         """Normalised cross-correlation of the query warped onto the cut-out thumbnail."""
-        thumb, tmask = rep.thumb, rep.thumb_mask
-        if mirrored:
-            thumb, tmask = thumb[:, ::-1], tmask[:, ::-1]
-        th, tw = thumb.shape
-        t = tw / rep.width  # frame -> thumbnail
-        # The cut-out spans v.scale / t working pixels per thumbnail pixel: shrink the query
-        # first when that is large, so the warp does not alias.
-        shrink = min(1.0, 1.5 * t / max(v.scale, 1e-6))
-        grey, text = query.grey, query.text
-        if shrink < 0.9:
-            h, w = grey.shape
-            size = (max(1, round(w * shrink)), max(1, round(h * shrink)))
-            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-            if text is not None:
-                text = cv2.resize(text.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-        else:
-            shrink = 1.0
-        # thumbnail pixel centre -> frame edge coords -> working edge -> (shrunk) pixel centre
-        a = v.transform[:, :2] * shrink / t
-        b = (v.transform[:, :2] @ np.array([0.5 / t, 0.5 / t]) + v.transform[:, 2]) * shrink - 0.5
-        m = np.hstack([a, b[:, None]]).astype(np.float64)
-        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-        warped = cv2.warpAffine(grey, m, (tw, th), flags=flags, borderMode=cv2.BORDER_CONSTANT)
-        valid = cv2.warpAffine(np.full(grey.shape, 255, np.uint8), m, (tw, th), flags=flags,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=0) == 255
-        keep = tmask & valid
-        if text is not None:
-            on_text = cv2.warpAffine(text.astype(np.uint8) * 255, m, (tw, th), flags=flags,
-                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
-            keep &= ~on_text
+        thumb = rep.thumb[:, ::-1] if mirrored else rep.thumb
+        warped, keep = _onto_thumb(query, query.grey, rep, mirrored, v)
         if int(keep.sum()) < MIN_APPEARANCE_PIXELS:
             return 1.0  # nothing comparable (e.g. all under a caption): cannot reject
-        x = warped[keep].astype(np.float32)
-        y = thumb[keep].astype(np.float32)
-        x -= x.mean()
-        y -= y.mean()
-        denom = float(np.sqrt((x * x).sum() * (y * y).sum()))
-        if denom < 1e-6:
-            return 0.0
-        return float((x * y).sum() / denom)
+        return _correlation(warped[keep].astype(np.float32), thumb[keep].astype(np.float32))
 
+    @staticmethod
+    def _colour(query: _Query, rep: CutoutRepresentation, mirrored: bool,
+                v: Verification) -> tuple[float, float] | None:
+        """How far the mean a*, b* of the query warped onto the cut-out lies from the cut-out's,
+        and how the two correlate; ``None`` when there is no colour to compare."""
+        if query.greyscale:
+            return None
+        chroma = rep.chroma[:, ::-1] if mirrored else rep.chroma
+        warped, keep = _onto_thumb(query, query.rgb, rep, mirrored, v)
+        if int(keep.sum()) < MIN_APPEARANCE_PIXELS:
+            return None
+        seen = cv2.cvtColor(warped, cv2.COLOR_RGB2LAB)[:, :, 1:][keep].astype(np.float32)
+        own = chroma[keep].astype(np.float32)
+        distance = float(np.linalg.norm(seen.mean(axis=0) - own.mean(axis=0)))
+        # each channel about its own mean: how the colours vary across the cut-out
+        return distance, _correlation((seen - seen.mean(axis=0)).ravel(),
+                                      (own - own.mean(axis=0)).ravel())
+
+
+def _correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Normalised cross-correlation of two float arrays (0 when either is flat)."""
+    x = x - x.mean()
+    y = y - y.mean()
+    denom = float(np.sqrt((x * x).sum() * (y * y).sum()))
+    return float((x * y).sum() / denom) if denom >= 1e-6 else 0.0
+
+
+def _onto_thumb(query: _Query, image: np.ndarray, rep: CutoutRepresentation, mirrored: bool,
+                v: Verification) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` (the query's working image, grey or RGB) warped onto the cut-out's thumbnail
+    through ``v``, and the thumbnail pixels to compare: inside the eroded mask, inside the
+    query and off its caption text."""
+    tmask = rep.thumb_mask[:, ::-1] if mirrored else rep.thumb_mask
+    th, tw = tmask.shape
+    t = tw / rep.width  # frame -> thumbnail
+    # The cut-out spans v.scale / t working pixels per thumbnail pixel: shrink the query
+    # first when that is large, so the warp does not alias.
+    shrink = min(1.0, 1.5 * t / max(v.scale, 1e-6))
+    text = query.text
+    if shrink < 0.9:
+        h, w = image.shape[:2]
+        size = (max(1, round(w * shrink)), max(1, round(h * shrink)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        if text is not None:
+            text = cv2.resize(text.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    else:
+        shrink = 1.0
+    # thumbnail pixel centre -> frame edge coords -> working edge -> (shrunk) pixel centre
+    a = v.transform[:, :2] * shrink / t
+    b = (v.transform[:, :2] @ np.array([0.5 / t, 0.5 / t]) + v.transform[:, 2]) * shrink - 0.5
+    m = np.hstack([a, b[:, None]]).astype(np.float64)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    warped = cv2.warpAffine(image, m, (tw, th), flags=flags, borderMode=cv2.BORDER_CONSTANT)
+    valid = cv2.warpAffine(np.full(image.shape[:2], 255, np.uint8), m, (tw, th), flags=flags,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0) == 255
+    keep = tmask & valid
+    if text is not None:
+        on_text = cv2.warpAffine(text.astype(np.uint8) * 255, m, (tw, th), flags=flags,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+        keep &= ~on_text
+    return warped, keep

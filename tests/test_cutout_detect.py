@@ -355,3 +355,36 @@ def test_query_keypoints_are_topped_up_where_a_busy_background_took_them() -> No
     soft_after = int((pts[:, 0] > 600).sum())
     assert soft_before < 60
     assert soft_after - soft_before >= 100  # the sparse cells get the extras first
+
+
+def test_colour_check_refuses_a_recoloured_paste_but_not_a_greyscale_copy() -> None:
+    # every fit is colour-checked here (no inlier count skips it)
+    settings = CutoutSettings(strong_inliers=10_000, colour_min_inliers=10_000)
+    cut = cutout_rgba(104)
+    swapped = np.ascontiguousarray(cut[:, :, [2, 1, 0, 3]])  # red <-> blue, same texture
+    with_colour = CutoutDetector(settings)
+    without = CutoutDetector(settings.model_copy(update={"colour_check": False}))
+    for det in (with_colour, without):
+        det.add(1, det.represent(cut))
+    own = np.asarray(paste(4, cut, size_frac=0.45).image)
+    recoloured = np.asarray(paste(4, swapped, size_frac=0.45).image)
+    grey = np.repeat(cv2.cvtColor(recoloured, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
+    assert [d.cutout_id for d in with_colour.detect(own)] == [1]
+    assert [d.cutout_id for d in without.detect(recoloured)] == [1]
+    assert with_colour.detect(recoloured) == []
+    # a greyscale copy has no colour to compare: found on its grey levels alone
+    assert [d.cutout_id for d in with_colour.detect(grey)] == [1]
+
+
+def test_representation_keeps_the_cutout_colours() -> None:
+    cut = cutout_rgba(5)
+    rep = CutoutDetector().represent(cut)
+    back = CutoutRepresentation.unpack(rep.pack())
+    assert back.chroma.shape == (*rep.thumb.shape, 2)
+    assert np.array_equal(back.chroma, rep.chroma)
+    swapped = CutoutDetector().represent(np.ascontiguousarray(cut[:, :, [2, 1, 0, 3]]))
+    mask = rep.thumb_mask
+    # a* and b* move when red and blue swap; the hidden pixels never reach them
+    assert np.abs(swapped.chroma[mask].astype(int) - rep.chroma[mask].astype(int)).mean() > 5
+    hidden = CutoutDetector().represent(cutout_rgba(5, hidden=255))
+    assert np.array_equal(hidden.chroma, rep.chroma)
