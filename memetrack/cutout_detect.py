@@ -69,9 +69,9 @@ ORB_LEVELS = 8
 ORB_PATCH = 19
 """ORB patch size and border (the same as :mod:`memetrack.features`)."""
 MIN_APPEARANCE_PIXELS = 40
-# Longer side of the thumbnail that decides whether a query has colour to compare
-COLOUR_PROBE_SIDE = 64
 """Fewer comparable thumbnail pixels than this and the appearance check cannot reject."""
+COLOUR_PROBE_SIDE = 64
+"""Longer side of the query thumbnail that decides whether the query has colour to compare."""
 FIT_ATTEMPTS = 3
 """RANSAC fits tried per candidate (implausible models' inliers are removed between tries)."""
 MAX_SIZE = 1.5
