@@ -151,6 +151,32 @@ def test_detector_reloads_from_the_store(settings: Settings, store: Store) -> No
     assert fresh.find_cutouts(np.asarray(background(21))) == ()
 
 
+def test_an_outdated_representation_is_rebuilt_from_the_stored_sample(
+        settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import memetrack.cutout_detect as detect
+    import memetrack.pipeline_cutouts as pipeline_cutouts
+
+    current = detect.VERSION
+    # registered by an older memetrack: its representation is stored under the older version
+    monkeypatch.setattr(detect, "VERSION", current - 1)
+    monkeypatch.setattr(pipeline_cutouts, "VERSION", current - 1)
+    old = Memetrack(settings, store)
+    old.load_indexes()
+    cutout = old.register_cutout(png(cutout_rgba(255)))
+    assert set(store.cutouts.representations(detect.ALGORITHM, current - 1, detect.VIEW)) == {
+        cutout.id}
+    monkeypatch.undo()
+    assert store.cutouts.representations(detect.ALGORITHM, current, detect.VIEW) == {}
+    # the current version cannot read it: the representation is computed again and stored
+    fresh = Memetrack(settings, store)
+    fresh.load_indexes()
+    comp = paste(23, cutout_rgba(255), size_frac=0.4)
+    assert [h.cutout_id for h in fresh.find_cutouts(np.asarray(comp.image))] == [cutout.id]
+    stored = store.cutouts.representations(detect.ALGORITHM, current, detect.VIEW)
+    rep = detect.CutoutRepresentation.unpack(stored[cutout.id])
+    assert rep.version == current and rep.chroma.shape == (*rep.thumb.shape, 2)
+
+
 def test_occurrences_are_idempotent(core: Memetrack) -> None:
     cutout = core.register_cutout(png(cutout_rgba(260)))
     media = core.index_bytes(jpeg(background(22))).media
