@@ -91,7 +91,12 @@ class Thumbnail:
 
     @property
     def greyscale(self) -> bool:
-        return float(np.abs(self.chroma.astype(np.float32) - 128.0).mean()) < GREY_CHROMA
+        return is_greyscale(self.chroma)
+
+
+def is_greyscale(chroma: np.ndarray) -> bool:
+    """Whether OpenCV 8-bit a*, b* values (offset by 128) carry no colour worth comparing."""
+    return float(np.abs(chroma.astype(np.float32) - 128.0).mean()) < GREY_CHROMA
 
 
 def thumbnail(work: np.ndarray) -> Thumbnail:

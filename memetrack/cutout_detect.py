@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from memetrack.appearance import GREY_CHROMA
+from memetrack.appearance import is_greyscale
 from memetrack.config import CutoutSettings
 from memetrack.cutouts import ALPHA_THRESHOLD, alpha_bbox, as_rgba, opaque_view
 from memetrack.features import (
@@ -563,8 +563,8 @@ class CutoutDetector:
         pts, desc, geometry = _query_keypoints(grey, mask, s)
         feats = LocalFeatures(ALGORITHM, VERSION, work.shape[1], work.shape[0], pts, desc)
         small = cv2.cvtColor(working_image(work, COLOUR_PROBE_SIDE), cv2.COLOR_RGB2LAB)
-        greyscale = float(np.abs(small[:, :, 1:].astype(np.float32) - 128).mean()) < GREY_CHROMA
-        return _Query(feats, geometry, grey, text, rgb.shape[1] / work.shape[1], work, greyscale)
+        return _Query(feats, geometry, grey, text, rgb.shape[1] / work.shape[1], work,
+                      is_greyscale(small[:, :, 1:]))
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Registered cut-outs found in ``rgb`` (RGB or RGBA uint8, alpha ignored), best first."""
