@@ -40,7 +40,6 @@ from typing import Literal
 
 import cv2
 import numpy as np
-import pdqhash
 
 from memetrack.appearance import (
     AppearanceParams,
@@ -63,6 +62,7 @@ from memetrack.features import (
     verify,
     working_image,
 )
+from memetrack.hashing import pdq_vectors
 from memetrack.index.descriptors import DescriptorIndex, set_threads
 from memetrack.normalize import Box, View, core_view, to_rgb
 
@@ -110,7 +110,7 @@ class PreparedQuery:
     """The query side of a match (:meth:`TemplateMatcher.prepare`): the downscale, the views
     (0: the core view; 1: the whole image, when the core view is a part of it) with their boxes
     in downscaled pixels, their sizes (w, h) and thumbnails, the core view's PDQ (original and mirror,
-    packed; pdqhash computes both from one DCT, the original exactly as ``pdqhash.compute``)
+    packed; both from one set of PDQ samples, the original exactly as :func:`hashing.pdq`)
     with its quality, and the local features per (view, mirrored). Picklable once computed
     eagerly (no pixels kept)."""
 
@@ -198,7 +198,7 @@ class TemplateMatcher:
         s = self.settings
         view, scale = self.view(rgb, reference=reference)
         work = self._working(view.image)
-        bits, quality = pdqhash.compute(_pdq_input(work))
+        bits, quality = pdq_vectors(_pdq_input(work))
         feats = extract_working(
             work,
             n_features=s.reference_features if reference else s.query_features,
@@ -257,7 +257,7 @@ class TemplateMatcher:
         h, w = small.shape[:2]
         view = core_view(small, s.query_view_steps)
         work = self._working(view.image)
-        vectors, quality = pdqhash.compute_dihedral(_pdq_input(work))
+        vectors, quality = pdq_vectors(_pdq_input(work), dihedral=True)
         vh, vw = view.image.shape[:2]
         views: list[tuple[Box, tuple[int, int], np.ndarray]] = [
             (view.box, (vw, vh), work)]
@@ -414,7 +414,7 @@ class TemplateMatcher:
             ids, hashes, usable = self._ids, self._hashes, self._usable
         if not ids.size or prep.pdq_quality < s.pdq_min_quality:
             return []
-        # Orientations: the original, and the left-right mirror (pdqhash's order 0 and 5).
+        # Orientations: the original, and the left-right mirror (PDQ dihedral order 0 and 5).
         queries = prep.dihedral.view(np.uint64)
         words = hashes.view(np.uint64)
         dist = np.bitwise_count(words[:, None, :] ^ queries[None, :, :]).sum(axis=2)
