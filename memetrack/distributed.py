@@ -1,6 +1,6 @@
 """Batch analysis on a Dask cluster (``memetrack index --dask ADDRESS``).
 
-The same worker function as local indexing (:func:`memetrack.pipeline.analyze_path`) runs on the
+The same worker function as local indexing (:func:`memetrack.analysis.analyze_path`) runs on the
 Dask workers; results come back in submission order (so family assignment stays deterministic) and
 the calling process writes them to the store, normally the shared PostgreSQL. Each worker reads
 the files itself: every worker must see the paths (a shared file system) and have memetrack
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from memetrack.errors import BadInput
 
 if TYPE_CHECKING:
-    from memetrack.pipeline import AnalyzeParams, FileOutcome
+    from memetrack.analysis import AnalyzeParams, FileOutcome
 
 WINDOW_PER_WORKER = 64  # tasks in flight per worker: bounds memory, keeps workers busy
 
@@ -26,7 +26,7 @@ def analyze_on_dask(tasks: list[tuple[str, AnalyzeParams]], address: str,
         from dask.distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - depends on the installation
         raise BadInput("Dask is not installed: pip install 'memetrack[dask]'") from None
-    from memetrack.pipeline import analyze_path
+    from memetrack.analysis import analyze_path
 
     cluster = None
     if address == "local":
