@@ -139,6 +139,7 @@ def _as_rgb(rgb: np.ndarray) -> np.ndarray:
 _PDQ_DCT: Final = (math.sqrt(2.0 / 64) * np.cos(
     (math.pi / 128) * np.arange(1, 17)[:, None] * (2 * np.arange(64)[None, :] + 1)
 )).astype(np.float32)
+_PDQ_MIN_SIDE: Final = 5  # smaller images get the reference's empty hash of quality 0
 _LUMA: Final = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
@@ -195,8 +196,10 @@ def pdq_vectors(rgb: np.ndarray, *, dihedral: bool = False) -> tuple[np.ndarray,
     one row, or with ``dihedral`` the eight of pdqhash.compute_dihedral (original, rotations
     by 90, 180 and 270 degrees, vertical and horizontal flip, transpose, transverse), all from
     one set of samples."""
-    samples = _pdq_samples(pdq_luma(rgb))
     ops = _DIHEDRAL_OPS if dihedral else _DIHEDRAL_OPS[:1]
+    if min(rgb.shape[:2]) < _PDQ_MIN_SIDE:  # the reference's empty hash of quality 0
+        return np.zeros((len(ops), 256), dtype=bool), 0
+    samples = _pdq_samples(pdq_luma(rgb))
     vectors = np.stack([_pdq_bits(np.ascontiguousarray(op(samples))) for op in ops])
     return vectors, _pdq_quality(samples)
 

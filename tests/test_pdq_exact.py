@@ -42,7 +42,8 @@ def _images() -> list[tuple[str, np.ndarray]]:
 
 
 IMAGES = _images()
-# a 1 x 1 image has PDQ quality 0 (nothing to hash); every other one here has content
+# a 1 x 1 image has PDQ quality 0 (nothing to hash, test_tiny_images_get_the_empty_hash);
+# every other one here has content
 PDQ_IMAGES = [(n, im) for n, im in IMAGES if min(im.shape[:2]) >= 8]
 
 
@@ -68,6 +69,16 @@ def test_pdq_dihedral_equals_pdqhash(name: str, rgb: np.ndarray) -> None:
 @pytest.mark.parametrize("name,rgb", IMAGES, ids=[n for n, _ in IMAGES])
 def test_phash_equals_imagehash(name: str, rgb: np.ndarray) -> None:
     assert hashing.phash(rgb).hash.hex == str(imagehash.phash(Image.fromarray(rgb)))
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (4, 300, 3), (300, 4, 3)])
+def test_tiny_images_get_the_empty_hash(shape: tuple[int, int, int]) -> None:
+    rgb = np.full(shape, 200, np.uint8)
+    ref, quality = pdqhash.compute(rgb)
+    assert quality == 0 and not ref.any()
+    ours = hashing.pdq(rgb)
+    assert ours.quality == 0 and ours.hash.hex == "0" * 64
+    assert all(h.hex == "0" * 64 for h in hashing.pdq_dihedral(rgb))
 
 
 def test_bad_shapes_are_refused() -> None:
