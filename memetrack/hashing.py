@@ -143,7 +143,7 @@ _PDQ_MIN_SIDE: Final = 5  # smaller images get the reference's empty hash of qua
 _LUMA: Final = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=64)  # a few image sizes recur; 64 x n floats each
 def _jarosz_sampler(n: int) -> np.ndarray:
     """64 x n: the two box-filter passes along an axis of ``n`` pixels and the 64 samples."""
     window = (n + 127) // 128  # the reference's computeJaroszFilterWindowSize(n, 64)
@@ -261,7 +261,7 @@ def _lanczos3(x: float) -> float:
     return sinc(x) * sinc(x / 3) if -3.0 <= x < 3.0 else 0.0
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=64)  # a few image sizes recur; 32 x n floats each
 def _pil_lanczos(n_in: int, n_out: int = 32) -> np.ndarray:
     """n_out x n_in: Pillow's fixed-point Lanczos coefficients for one axis (as integers)."""
     scale = n_in / n_out
