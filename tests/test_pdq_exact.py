@@ -82,7 +82,9 @@ def test_tiny_images_get_the_empty_hash(shape: tuple[int, int, int]) -> None:
 
 
 def test_bad_shapes_are_refused() -> None:
-    with pytest.raises(ValueError):
-        hashing.pdq(np.zeros((10, 10), np.uint8))
+    for bad in (np.zeros((10, 10), np.uint8), np.zeros((2, 2), np.uint8),
+                np.zeros((10, 10, 3), np.float32)):
+        with pytest.raises(ValueError):
+            hashing.pdq(bad)
     with pytest.raises(ValueError):
         hashing.phash_from_grey(np.zeros((0, 5), np.uint8))
