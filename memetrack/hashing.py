@@ -160,9 +160,9 @@ def _jarosz_sampler(n: int) -> np.ndarray:
     return out
 
 
-def pdq_luma(rgb: np.ndarray) -> np.ndarray:
-    """PDQ's luma (0.299 R + 0.587 G + 0.114 B) as float32."""
-    return cv2.transform(_as_rgb(rgb).astype(np.float32), _LUMA[None, :])
+def _pdq_luma(rgb: np.ndarray) -> np.ndarray:
+    """PDQ's luma (0.299 R + 0.587 G + 0.114 B) as float32, of an array _as_rgb accepted."""
+    return cv2.transform(rgb.astype(np.float32), _LUMA[None, :])
 
 
 def _pdq_samples(luma: np.ndarray) -> np.ndarray:
@@ -200,7 +200,7 @@ def pdq_vectors(rgb: np.ndarray, *, dihedral: bool = False) -> tuple[np.ndarray,
     ops = _DIHEDRAL_OPS if dihedral else _DIHEDRAL_OPS[:1]
     if min(rgb.shape[:2]) < _PDQ_MIN_SIDE:  # the reference's empty hash of quality 0
         return np.zeros((len(ops), 256), dtype=bool), 0
-    samples = _pdq_samples(pdq_luma(rgb))
+    samples = _pdq_samples(_pdq_luma(rgb))
     vectors = np.stack([_pdq_bits(np.ascontiguousarray(op(samples))) for op in ops])
     return vectors, _pdq_quality(samples)
 
