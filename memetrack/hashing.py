@@ -295,16 +295,18 @@ def _pil_round(sums: np.ndarray) -> np.ndarray:
 def _pil_lanczos_32(grey: np.ndarray) -> np.ndarray:
     """``Image.resize((32, 32), LANCZOS)`` of an "L" image, as Pillow (>= 13) computes it."""
     h, w = grey.shape
+
+    def horizontal(img: np.ndarray) -> np.ndarray:
+        return img if w == 32 else _pil_round(img @ _pil_lanczos(w).T)
+
+    def vertical(img: np.ndarray) -> np.ndarray:
+        return img if h == 32 else _pil_round(_pil_lanczos(h) @ img)
+
     img = grey.astype(np.float64)
     # Pillow runs the vertical pass first when the height shrinks more than twice the width
-    vertical_first = (h - 32) > 0 and (h - 32) > (w - 32) * 2
-    steps = ["v", "h"] if vertical_first else ["h", "v"]
-    for step in steps:
-        if step == "h" and w != 32:
-            img = _pil_round(img @ _pil_lanczos(w).T)
-        elif step == "v" and h != 32:
-            img = _pil_round(_pil_lanczos(h) @ img)
-    return img
+    if (h - 32) > 0 and (h - 32) > (w - 32) * 2:
+        return horizontal(vertical(img))
+    return vertical(horizontal(img))
 
 
 def phash_from_grey(grey: np.ndarray) -> HashResult:
