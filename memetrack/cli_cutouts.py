@@ -101,27 +101,30 @@ def cmd_cutouts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval_cutouts(args: argparse.Namespace, settings: Settings) -> int:
-    from memetrack.evaluation.cutouts import format_table, run_cutout_eval
+    from memetrack.evaluation.cutouts import format_seeds, format_table, run_cutout_eval
 
     def say(msg: str) -> None:
         if not args.quiet:
             print(msg, file=sys.stderr, flush=True)
 
-    report = run_cutout_eval(
-        args.cutouts, args.backgrounds, seed=args.seed, split=args.split,
+    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+    reports = [run_cutout_eval(
+        args.cutouts, args.backgrounds, seed=seed, split=args.split,
         holdout_frac=args.holdout, per_bucket=args.per_bucket,
         negatives_per_bucket=args.negatives_per_bucket, scale_to=args.scale_to,
-        settings=settings.cutouts, progress=say)
+        settings=settings.cutouts, progress=say) for seed in seeds]
     if args.json:
-        out = {
+        out = [{
             "split": report.split, "seed": report.seed, "registered": report.n_registered,
             "heldout": report.n_heldout, "backgrounds": report.n_backgrounds,
             "scaled_to": report.n_scaled, "rows": [r.__dict__ for r in report.rows],
             "misses": [m.__dict__ for m in report.misses], "settings": report.settings,
-        }
-        print(json.dumps(out, indent=2, default=str))
+        } for report in reports]
+        print(json.dumps(out[0] if not args.seeds else out, indent=2, default=str))
     else:
-        print(format_table(report))
+        print("\n".join(format_table(r) for r in reports))
+        if len(reports) > 1:
+            print(format_seeds(reports))
     return EXIT_OK
 
 
@@ -166,6 +169,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--cutouts", required=True, help="folder with the RGBA cut-outs")
     p.add_argument("--backgrounds", help="folder with background images (default: --cutouts)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", help="comma-separated seeds: one run each (another draw of "
+                   "held-out memes and composites), then recall pooled over them")
     p.add_argument("--split", choices=("dev", "test", "all"), default="dev",
                    help="memes to use: dev for calibration, test for reporting")
     p.add_argument("--holdout", type=float, default=0.3,

@@ -93,3 +93,35 @@ def test_eval_shells_pools_several_seeds(folder: Path, capsys) -> None:  # type:
     pooled_row = [line for line in out.splitlines() if line.startswith("| caption |")][-1]
     found = sum(round(r["rows"][0]["recall"] * r["rows"][0]["n_positive"]) for r in reports)
     assert pooled_row.endswith(f"({found} of 8) |")
+
+
+def test_eval_cutouts_pools_several_seeds(folder: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    args = ["eval", "cutouts", "--cutouts", str(folder), "--split", "all", "--per-bucket", "1",
+            "--negatives-per-bucket", "1", "--scale-to", "0", "--quiet", "--seeds", "0,1"]
+    assert main([*args, "--json"]) == 0
+    reports = json.loads(capsys.readouterr().out)
+    assert [r["seed"] for r in reports] == [0, 1]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "split `all`, seed 0" in out and "split `all`, seed 1" in out
+    assert "| seed 0 | seed 1 | pooled recall |" in out
+    for bucket in ("20-30 %", "30-45 %", "45-60 %"):
+        rows = [next(r for r in rep["rows"] if r["bucket"] == bucket) for rep in reports]
+        found = sum(round(r["recall"] * r["n_positive"]) for r in rows)
+        positives = sum(r["n_positive"] for r in rows)
+        hits = sum(round(r["false_positive_rate"] * r["n_negative"]) for r in rows)
+        negatives = sum(r["n_negative"] for r in rows)
+        line = next(x for x in out.splitlines() if x.startswith(f"| {bucket} | the split's own |"))
+        assert f"({found} of {positives})" in line and f"({hits} of {negatives})" in line
+
+
+def test_eval_commands_refuse_a_missing_folder_or_one_without_cut_outs(
+        folder: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    missing = str(tmp_path / "nowhere")
+    assert main(["eval", "shells", "--templates", missing, "--quiet"]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "only__0.png").write_bytes((folder / "meme_a__0.png").read_bytes())
+    assert main(["eval", "cutouts", "--cutouts", str(plain), "--quiet"]) == 2
+    assert "need at least one cut-out" in capsys.readouterr().err

@@ -44,6 +44,7 @@ import pdqhash
 from PIL import Image, ImageOps
 
 from memetrack.config import MatcherSettings
+from memetrack.errors import BadInput
 from memetrack.imageio import fit
 from memetrack.matcher import TemplateMatcher, pack_bits
 from memetrack.normalize import flatten_alpha
@@ -134,6 +135,8 @@ def load_folder(templates_dir: str | Path,
     """Templates (flattened over grey) and cut-outs (RGBA) of a folder, sorted by file name;
     with ``skipped``, images with nothing visible are left out and their names appended to it
     (as backgrounds, for ``eval cutouts``, a blank image is still a fine one)."""
+    if not Path(templates_dir).is_dir():
+        raise BadInput(f"not a folder: {templates_dir}")
     templates, cutouts = [], []
     for path in sorted(Path(templates_dir).iterdir()):
         if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
