@@ -101,7 +101,12 @@ def cmd_cutouts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval_cutouts(args: argparse.Namespace, settings: Settings) -> int:
-    from memetrack.evaluation.cutouts import format_seeds, format_table, run_cutout_eval
+    from memetrack.evaluation.cutouts import (
+        format_missed,
+        format_seeds,
+        format_table,
+        run_cutout_eval,
+    )
 
     def say(msg: str) -> None:
         if not args.quiet:
@@ -125,6 +130,9 @@ def cmd_eval_cutouts(args: argparse.Namespace, settings: Settings) -> int:
         print("\n".join(format_table(r) for r in reports))
         if len(reports) > 1:
             print(format_seeds(reports))
+        missed = format_missed(reports)
+        if missed:
+            print(missed)
     return EXIT_OK
 
 

@@ -125,3 +125,43 @@ def test_eval_commands_refuse_a_missing_folder_or_one_without_cut_outs(
     (plain / "only__0.png").write_bytes((folder / "meme_a__0.png").read_bytes())
     assert main(["eval", "cutouts", "--cutouts", str(plain), "--quiet"]) == 2
     assert "need at least one cut-out" in capsys.readouterr().err
+
+
+def test_most_missed_cut_outs_are_counted_per_bucket() -> None:
+    from memetrack.evaluation.cutouts import CutoutEvalReport, Miss, format_missed
+
+    def miss(bucket: str, file: str, positive: bool = True,
+             got: tuple[str, ...] = ()) -> Miss:
+        return Miss(bucket, file, positive, 0.3, False, False, None, got, None)
+
+    first = CutoutEvalReport("dev", 0, 2, 2, 1, 1, 5, 0, misses=[
+        miss("20-30 %", "drop.png"), miss("30-45 %", "drop.png"),
+        miss("30-45 %", "logo.png"),
+        miss("45-60 %", "held.png", positive=False, got=("drop.png",)),  # a false positive
+        miss("45-60 %", "logo.png", got=("logo.png", "other.png")),  # found, plus a wrong one
+    ])
+    second = CutoutEvalReport("dev", 1, 2, 2, 1, 1, 5, 0,
+                              misses=[miss("30-45 %", "drop.png"), miss("45-60 %", "logo.png")])
+    table = format_missed([first, second]).splitlines()
+    assert table[0] == "| most often missed cut-out | 20-30 % | 30-45 % | 45-60 % | all |"
+    assert table[2:] == ["| drop.png | 1 | 2 | 0 | 3 |", "| logo.png | 0 | 1 | 1 | 2 |"]
+    assert format_missed([CutoutEvalReport("dev", 0, 2, 2, 1, 1, 5, 0)]) == ""
+
+
+def test_seeds_pool_when_each_seed_registers_a_different_number() -> None:
+    from memetrack.evaluation.cutouts import BucketRow, CutoutEvalReport, format_seeds
+
+    def report(seed: int, registered: int, found: int) -> CutoutEvalReport:
+        rows = [BucketRow("30-45 %", registered, 10, 20, found / 10, 0.05, 0, 0.99, 30.0),
+                BucketRow("30-45 %", 500, 10, 20, (found - 1) / 10, 0.1, 1, 0.99, 40.0)]
+        return CutoutEvalReport("dev", seed, registered, 5, 3, 2, 9, 500, rows=rows)
+
+    table = format_seeds([report(0, 31, 9), report(1, 33, 7)]).splitlines()
+    assert table[2] == ("| 30-45 % | the split's own | 0.900 | 0.700 | 0.800 (16 of 20) "
+                        "| 0.0500 (2 of 40) | 0 |")
+    assert table[3] == "| 30-45 % | 500 | 0.800 | 0.600 | 0.700 (14 of 20) | 0.1000 (4 of 40) | 2 |"
+    # without the 500-registered runs (--scale-to 0): one line per bucket
+    unscaled = [report(0, 31, 9), report(1, 33, 7)]
+    for r in unscaled:
+        r.rows = r.rows[:1]
+    assert format_seeds(unscaled).splitlines()[2:] == [table[2]]

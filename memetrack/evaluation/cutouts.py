@@ -318,7 +318,7 @@ def format_seeds(reports: Sequence[CutoutEvalReport]) -> str:
     the false positives and wrong cut-outs pooled (Markdown). One seed's 99 or so positives
     per bucket give a recall within about 6 points; four seeds pooled, about 3."""
     seeds = [r.seed for r in reports]
-    keys = list(dict.fromkeys((row.bucket, row.registered > reports[0].n_registered)
+    keys = list(dict.fromkeys((row.bucket, row.registered > rep.n_registered)
                               for rep in reports for row in rep.rows))
     lines = ["| size (of shorter side) | registered | " + " | ".join(f"seed {s}" for s in seeds)
              + " | pooled recall | pooled FP rate | wrong cut-out on positives |",
@@ -335,4 +335,25 @@ def format_seeds(reports: Sequence[CutoutEvalReport]) -> str:
         lines.append(f"| {bucket} | {label} | " + " | ".join(f"{r.recall:.3f}" for r in rows)
                      + f" | {found / max(1, positives):.3f} ({found} of {positives}) "
                      f"| {hits / max(1, negatives):.4f} ({hits} of {negatives}) | {wrong} |")
+    return "\n".join(lines) + "\n"
+
+
+def format_missed(reports: Sequence[CutoutEvalReport], top: int = 10) -> str:
+    """The cut-outs whose composites were missed most often (with the split's own cut-outs
+    registered, every seed given), per size bucket (Markdown); empty when nothing was missed."""
+    counts: dict[str, dict[str, int]] = {}
+    for rep in reports:
+        for m in rep.misses:
+            if m.positive and m.file not in m.got:
+                counts.setdefault(m.file, {}).setdefault(m.bucket, 0)
+                counts[m.file][m.bucket] += 1
+    if not counts:
+        return ""
+    buckets = [_bucket_name(lo, hi) for lo, hi in BUCKETS]
+    ranked = sorted(counts.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))[:top]
+    lines = ["| most often missed cut-out | " + " | ".join(buckets) + " | all |",
+             "| --- |" + " ---: |" * (len(buckets) + 1)]
+    for file, per in ranked:
+        lines.append(f"| {file} | " + " | ".join(str(per.get(b, 0)) for b in buckets)
+                     + f" | {sum(per.values())} |")
     return "\n".join(lines) + "\n"
