@@ -274,7 +274,7 @@ def cmd_eval_shells(args: argparse.Namespace, settings: Settings) -> int:
         if not args.quiet:
             print(message, file=sys.stderr)
 
-    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+    seeds = args.seeds or [args.seed]
     reports = [run_shell_eval(
         args.templates, seed=seed, holdout_frac=args.holdout, index_size=args.index_size,
         kinds=args.kinds.split(",") if args.kinds else None, split=args.split,
@@ -300,6 +300,16 @@ def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     for name, default, help_text in documented_settings():
         print(f"| `{name}` | `{default}` | {help_text} |")
     return EXIT_OK
+
+
+def seed_list(text: str) -> list[int]:
+    """``--seeds`` value: comma-separated integers."""
+    try:
+        seeds = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated whole numbers, got {text!r}") from None
+    return seeds
 
 
 def subcommands(sub: argparse._SubParsersAction, name: str,  # type: ignore[type-arg]
@@ -427,7 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--split", choices=("dev", "test", "all"), default="test",
                    help="which memes to report (thresholds are calibrated on dev only)")
     q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--seeds", help="comma-separated seeds: one run each (another choice of "
+    q.add_argument("--seeds", type=seed_list,
+                   help="comma-separated seeds: one run each (another choice of "
                    "held-out memes and variants), then recall and false positives pooled")
     q.add_argument("--holdout", type=float, default=0.3,
                    help="share of memes held out as never-indexed negatives")

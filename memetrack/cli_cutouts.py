@@ -112,7 +112,7 @@ def cmd_eval_cutouts(args: argparse.Namespace, settings: Settings) -> int:
         if not args.quiet:
             print(msg, file=sys.stderr, flush=True)
 
-    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+    seeds = args.seeds or [args.seed]
     reports = [run_cutout_eval(
         args.cutouts, args.backgrounds, seed=seed, split=args.split,
         holdout_frac=args.holdout, per_bucket=args.per_bucket,
@@ -170,14 +170,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     q.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_cutouts)
 
-    from memetrack.cli import subcommands
+    from memetrack.cli import seed_list, subcommands
 
     p = subcommands(sub, "eval", "measure quality on generated, labelled benchmarks").add_parser(
         "cutouts", help="evaluate cut-out detection on generated composites")
     p.add_argument("--cutouts", required=True, help="folder with the RGBA cut-outs")
     p.add_argument("--backgrounds", help="folder with background images (default: --cutouts)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--seeds", help="comma-separated seeds: one run each (another draw of "
+    p.add_argument("--seeds", type=seed_list,
+                   help="comma-separated seeds: one run each (another draw of "
                    "held-out memes and composites), then recall pooled over them")
     p.add_argument("--split", choices=("dev", "test", "all"), default="dev",
                    help="memes to use: dev for calibration, test for reporting")

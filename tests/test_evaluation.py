@@ -165,3 +165,11 @@ def test_seeds_pool_when_each_seed_registers_a_different_number() -> None:
     for r in unscaled:
         r.rows = r.rows[:1]
     assert format_seeds(unscaled).splitlines()[2:] == [table[2]]
+
+
+def test_seeds_must_be_whole_numbers(capsys) -> None:  # type: ignore[no-untyped-def]
+    for command in (["eval", "cutouts", "--cutouts", "x"], ["eval", "shells", "--templates", "x"]):
+        with pytest.raises(SystemExit) as exit_:
+            main([*command, "--seeds", "0,one"])
+        assert exit_.value.code == 2
+        assert "expected comma-separated whole numbers" in capsys.readouterr().err
