@@ -26,6 +26,9 @@ Detection in a query image, cheapest first:
    excluded). Repeated textures and letters can give a handful of consistent inliers by chance;
    they do not also reproduce the cut-out's picture. Detections with many inliers skip the check,
    except those found by pose votes.
+6. **Flat colour shapes** (:meth:`CutoutDetector._flat_detections`): a flat drawing gives ORB few
+   corners; a query region of its dominant colour with its silhouette places it, and the
+   appearance and colour checks decide (while few such cut-outs are registered).
 
 A detection reports where the cut-out's opaque bounding box lies in the query (a quadrilateral
 from the cut-out's own top-left corner, clockwise as seen on the cut-out; a mirrored paste
@@ -51,6 +54,7 @@ from memetrack.features import (
     DESCRIPTOR_BYTES,
     LocalFeatures,
     Verification,
+    frame_quad,
     text_mask,
     verify,
     working_image,
@@ -91,6 +95,16 @@ POSE_LOCATION_BIN = 0.25
 """Pose votes: position bin, as a share of the cut-out's predicted longer side."""
 SCORE_INLIER_HALF = 15.0
 """Score: ``inliers / (inliers + 15)``, weighted by the appearance correlation (see Detection)."""
+
+FLAT_GRID = 32
+"""Side of the grid a flat colour shape's silhouette is compared on."""
+FLAT_MIN_PIXELS = 24
+"""Smallest query region (flat-stage working pixels) that can place a cut-out."""
+FLAT_MAX_ASPECT = 1.33
+"""Largest ratio between the aspect of a query region and that of the cut-out's colour shape."""
+FLAT_SCORE = 0.5
+"""A flat-stage detection's score: this times the silhouette IoU times ``(1 + appearance) / 2``
+(it has no inliers)."""
 
 _MAGIC = b"MTCO"
 _FORMAT = 3
@@ -439,6 +453,56 @@ def _pose_candidates(query: _Query, matches: Matches, table: _PoseTable,
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class _FlatShape:
+    """A cut-out's dominant chromatic colour (CIE a*, b*) and the shape it has on the cut-out:
+    its largest region, as a ``FLAT_GRID`` square silhouette of its bounding ``box`` (x0, y0,
+    x1, y1 in reference frame pixels, plain orientation)."""
+
+    ab: np.ndarray
+    silhouette: np.ndarray
+    box: np.ndarray
+    aspect: float
+
+    @classmethod
+    def of(cls, rep: CutoutRepresentation, s: CutoutSettings) -> _FlatShape | None:
+        mask = rep.thumb_mask
+        ab = rep.chroma.astype(np.float32) - 128.0
+        pixels = ab[mask]
+        if len(pixels) < MIN_APPEARANCE_PIXELS:
+            return None
+        coloured = pixels[np.hypot(pixels[:, 0], pixels[:, 1]) >= s.flat_min_chroma]
+        if len(coloured) < s.flat_min_share * len(pixels):
+            return None
+        # the fullest 8-unit a*, b* bin, refined by the mean of the pixels near it
+        keys, counts = np.unique(np.floor(coloured / 8).astype(np.int64), axis=0,
+                                 return_counts=True)
+        centre = (keys[counts.argmax()] + 0.5) * 8.0
+        for _ in range(3):
+            near = np.hypot(*(coloured - centre).T) <= s.flat_colour_radius
+            if not near.any():
+                return None
+            centre = coloured[near].mean(axis=0)
+        part = mask & (np.hypot(ab[..., 0] - centre[0], ab[..., 1] - centre[1])
+                       <= s.flat_colour_radius)
+        if part.sum() < s.flat_min_share * mask.sum():
+            return None
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(part.astype(np.uint8),
+                                                               connectivity=8)
+        big = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        x, y, w, h, area = (int(v) for v in stats[big])
+        if area < 0.2 * mask.sum() or w < 4 or h < 4:
+            return None
+        t = rep.width / mask.shape[1]  # thumbnail -> frame
+        return cls(centre.astype(np.float32), _silhouette(labels[y:y + h, x:x + w] == big),
+                   np.array([x, y, x + w, y + h], np.float64) * t, w / h)
+
+
+def _silhouette(region: np.ndarray) -> np.ndarray:
+    return cv2.resize(region.astype(np.float32), (FLAT_GRID, FLAT_GRID),
+                      interpolation=cv2.INTER_AREA) >= 0.5
+
+
 def _to_rgb(pixels: np.ndarray) -> np.ndarray:
     array = np.asarray(pixels)
     if array.ndim == 2:
@@ -476,6 +540,7 @@ class CutoutDetector:
                                   nprobe=self.settings.ivf_nprobe,
                                   lists_per_sqrt=self.settings.ivf_lists_per_sqrt)
         self._poses: _PoseTable | None = None
+        self._flats: dict[int, _FlatShape] = {}
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -528,6 +593,9 @@ class CutoutDetector:
             self.remove(cutout_id)
             self._reps[cutout_id] = rep
             self._poses = None
+            flat = _FlatShape.of(rep, self.settings)
+            if flat is not None:
+                self._flats[cutout_id] = flat
             self._index.add(2 * cutout_id, cutout_id, rep.features.descriptors)
             self._index.add(2 * cutout_id + 1, cutout_id, rep.mirrored_features.descriptors)
 
@@ -536,6 +604,7 @@ class CutoutDetector:
             if self._reps.pop(cutout_id, None) is None:
                 return
             self._poses = None
+            self._flats.pop(cutout_id, None)
             self._index.remove(2 * cutout_id)
             self._index.remove(2 * cutout_id + 1)
 
@@ -573,16 +642,21 @@ class CutoutDetector:
             return []
         set_threads(1)
         query = self.query_features(rgb)
-        if len(query.feats) < s.min_inliers:
-            return []
+        corners = len(query.feats) >= s.min_inliers
         with self._lock:
-            matches = self._index.match(
-                query.feats.descriptors, k=s.search_neighbours,
-                max_distance=s.search_max_distance, ratio=s.ratio_test, ties=s.vote_ties)
             reps = dict(self._reps)
-            if self._poses is None and s.pose_candidates:
-                self._poses = _PoseTable.of(reps)
-            poses = self._poses
+            flats = (dict(self._flats)
+                     if s.flat_stage and len(self._flats) <= s.flat_max_shapes else {})
+            if corners:
+                matches = self._index.match(
+                    query.feats.descriptors, k=s.search_neighbours,
+                    max_distance=s.search_max_distance, ratio=s.ratio_test, ties=s.vote_ties)
+                if self._poses is None and s.pose_candidates:
+                    self._poses = _PoseTable.of(reps)
+                poses = self._poses
+        if not corners:  # too few corners: only a flat drawing can show
+            flat = self._flat_detections(query, flats, reps, set())
+            return sorted(flat, key=lambda d: (-d.score, d.cutout_id))[: s.max_results]
         # Voted candidates (most votes first), then the references whose pairs agree best on
         # one pose, each verified with those pairs only.
         candidates = [(c.ref_id, c.pairs) for c in matches.candidates(s.candidates)
@@ -599,8 +673,87 @@ class CutoutDetector:
             det = self._verify(query, rep, bool(mirrored), cutout_id, pairs, pose=n >= voted)
             if det is not None and (cutout_id not in best or det.score > best[cutout_id].score):
                 best[cutout_id] = det
+        for det in self._flat_detections(query, flats, reps, set(best)):
+            best[det.cutout_id] = det
         out = sorted(best.values(), key=lambda d: (-d.score, d.cutout_id))
         return out[: s.max_results]
+
+    def _flat_detections(self, query: _Query, flats: dict[int, _FlatShape],
+                         reps: dict[int, CutoutRepresentation],
+                         found: set[int]) -> list[Detection]:
+        """Flat colour drawings placed by their colour and silhouette (see ``flat_stage``)."""
+        s = self.settings
+        if query.greyscale or not flats:
+            return []
+        small = working_image(query.rgb, s.flat_side, 1.0)
+        k = small.shape[1] / query.rgb.shape[1]  # flat-stage pixels per working pixel
+        lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)
+        qa = lab[:, :, 1].astype(np.int32) - 128
+        qb = lab[:, :, 2].astype(np.int32) - 128
+        radius2 = s.flat_colour_radius ** 2
+        work_h, work_w = query.grey.shape
+        shorter = min(work_h, work_w)
+        out = []
+        for cutout_id, flat in flats.items():
+            rep = reps.get(cutout_id)
+            if rep is None or cutout_id in found:
+                continue
+            near = ((qa - flat.ab[0]) ** 2 + (qb - flat.ab[1]) ** 2 <= radius2).view(np.uint8)
+            n, labels, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
+            # regions of a plausible size and shape, all at once
+            x0, y0, x1, y1 = flat.box
+            longer = max(rep.width, rep.height)
+            lo = s.min_size * shorter * k / longer * (x1 - x0)
+            hi = MAX_SIZE * shorter * k / longer * (x1 - x0)
+            w, h = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
+            ratio = (w / np.maximum(h, 1)) / flat.aspect
+            ok = ((stats[1:, cv2.CC_STAT_AREA] >= FLAT_MIN_PIXELS) & (w >= 4) & (h >= 4)
+                  & (w >= lo) & (w <= hi)
+                  & (ratio >= 1 / FLAT_MAX_ASPECT) & (ratio <= FLAT_MAX_ASPECT))
+            best: Detection | None = None
+            for i in np.flatnonzero(ok) + 1:
+                x, y, w_i, h_i = (int(v) for v in stats[i, :4])
+                region = _silhouette(labels[y:y + h_i, x:x + w_i] == i)
+                for mirrored in (False, True):
+                    ref = flat.silhouette[:, ::-1] if mirrored else flat.silhouette
+                    iou = float((region & ref).sum() / max(1, (region | ref).sum()))
+                    if iou < s.flat_min_iou:
+                        continue
+                    bx0, bx1 = (rep.width - x1, rep.width - x0) if mirrored else (x0, x1)
+                    # working pixels per frame pixel
+                    scale = (w_i / (bx1 - bx0) + h_i / (y1 - y0)) / 2 / k
+                    if not s.min_size * shorter <= scale * longer <= MAX_SIZE * shorter:
+                        continue
+                    transform = np.array([[scale, 0.0, x / k - scale * bx0],
+                                          [0.0, scale, y / k - scale * y0]])
+                    v = Verification(0, 1.0, 1.0, 1.0, scale, 0.0,
+                                     frame_quad(rep.width, rep.height, transform), transform,
+                                     False, np.zeros((0, 2), np.int32))
+                    # a silhouette alone is no evidence: the picture must be compared
+                    appearance = self._appearance(query, rep, mirrored, v, unknown=-1.0)
+                    if appearance < s.flat_min_appearance:
+                        continue
+                    colour = self._colour(query, rep, mirrored, v)
+                    if colour is not None and colour[0] > s.max_chroma_distance:
+                        continue
+                    score = FLAT_SCORE * iou * (1.0 + appearance) / 2
+                    if best is None or score > best.score:
+                        best = self._detection(query, cutout_id, mirrored, v, appearance, score)
+            if best is not None:
+                out.append(best)
+        return out
+
+    @staticmethod
+    def _detection(query: _Query, cutout_id: int, mirrored: bool, v: Verification,
+                   appearance: float, score: float) -> Detection:
+        quad = v.quad.astype(np.float64)
+        if mirrored:  # the mirrored frame's top-left is the cut-out's top-right
+            quad = quad[[1, 0, 3, 2]]
+        quad *= query.to_original
+        shorter = min(query.grey.shape) * query.to_original
+        height = float(np.hypot(*(quad[3] - quad[0])))
+        return Detection(cutout_id, quad.astype(np.float32), height / shorter, mirrored,
+                         float(score), v.inliers, float(appearance))
 
     def _verify(self, query: _Query, rep: CutoutRepresentation, mirrored: bool,
                 cutout_id: int, pairs: np.ndarray, pose: bool = False) -> Detection | None:
@@ -645,24 +798,19 @@ class CutoutDetector:
                 accepted = accepted or correlation >= s.min_chroma_correlation
         if not accepted:
             return None
-        quad = v.quad.astype(np.float64)
-        if mirrored:  # the mirrored frame's top-left is the cut-out's top-right
-            quad = quad[[1, 0, 3, 2]]
-        quad *= query.to_original
-        shorter = min(work_h, work_w) * query.to_original
-        height = float(np.hypot(*(quad[3] - quad[0])))
         score = v.inliers / (v.inliers + SCORE_INLIER_HALF) * (1.0 + max(-1.0, appearance)) / 2
-        return Detection(cutout_id, quad.astype(np.float32), height / shorter, mirrored,
-                         float(score), v.inliers, float(appearance))
+        return self._detection(query, cutout_id, mirrored, v, appearance, score)
 
     @staticmethod
     def _appearance(query: _Query, rep: CutoutRepresentation, mirrored: bool,
-                    v: Verification) -> float:
-        """Normalised cross-correlation of the query warped onto the cut-out thumbnail."""
+                    v: Verification, unknown: float = 1.0) -> float:
+        """Normalised cross-correlation of the query warped onto the cut-out thumbnail;
+        ``unknown`` when nothing can be compared (all under a caption, say): by default 1,
+        since a match of consistent inliers cannot be rejected then."""
         thumb = rep.thumb[:, ::-1] if mirrored else rep.thumb
         warped, keep = _onto_thumb(query, query.grey, rep, mirrored, v)
         if int(keep.sum()) < MIN_APPEARANCE_PIXELS:
-            return 1.0  # nothing comparable (e.g. all under a caption): cannot reject
+            return unknown
         return _correlation(warped[keep].astype(np.float32), thumb[keep].astype(np.float32))
 
     @staticmethod

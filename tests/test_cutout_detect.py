@@ -388,3 +388,110 @@ def test_representation_keeps_the_cutout_colours() -> None:
     assert np.abs(swapped.chroma[mask].astype(int) - rep.chroma[mask].astype(int)).mean() > 5
     hidden = CutoutDetector().represent(cutout_rgba(5, hidden=255))
     assert np.array_equal(hidden.chroma, rep.chroma)
+
+
+def drop_rgba(colour: tuple[int, int, int] = (40, 110, 230), height: int = 240) -> np.ndarray:
+    """A smooth, shaded colour drop leaning right: no corner for ORB but its tip."""
+    w, h = int(height * 0.75), height
+    mask = np.zeros((h, w), np.uint8)
+    r = w // 2 - 6
+    cy = h - r - 6
+    cv2.circle(mask, (w // 2, cy), r, 255, -1, cv2.LINE_AA)
+    tip = np.array([[w // 2 + r // 2, 6], [w // 2 - r + 4, cy - r // 4],
+                    [w // 2 + r - 4, cy - r // 4]], np.int32)
+    cv2.fillPoly(mask, [tip], 255, cv2.LINE_AA)
+    shade = np.linspace(1.15, 0.7, h)[:, None, None]
+    rgb = np.array(colour, np.float32)[None, None] * shade * np.ones((h, w, 1), np.float32)
+    return np.dstack([np.clip(rgb, 0, 255).astype(np.uint8), mask])
+
+
+def warm_background(seed: int, width: int = 720, height: int = 540) -> Image.Image:
+    """A warm gradient with grey boxes: nothing of the drop's blue."""
+    rng = np.random.default_rng(seed)
+    base = np.empty((height, width, 3), np.uint8)
+    base[:] = np.linspace(200, 240, width)[None, :, None].astype(np.uint8)
+    base[:, :, 2] = (base[:, :, 2] * 0.8).astype(np.uint8)
+    for _ in range(12):
+        g = int(rng.integers(60, 200))
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        cv2.rectangle(base, (x, y), (x + int(rng.integers(20, 80)), y + int(rng.integers(20, 80))),
+                      (g, g, int(g * 0.9)), -1)
+    return Image.fromarray(base)
+
+
+def paste_on_warm(seed: int, cut: np.ndarray, mirror: bool = False) -> np.ndarray:
+    comp = composite_cutout(warm_background(seed), Image.fromarray(cut, "RGBA"),
+                            random.Random(seed), size_frac=0.4, mirror=mirror, caption=False,
+                            jpeg_quality=80)
+    return comp  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_flat_colour_drawing_is_found_by_its_colour_and_silhouette(mirror: bool) -> None:
+    drop = drop_rgba()
+    on, off = CutoutDetector(), CutoutDetector(CutoutSettings(flat_stage=False))
+    for det in (on, off):
+        det.add(1, det.represent(drop))
+    for seed in (1, 2):
+        comp = paste_on_warm(seed, drop, mirror)
+        image = np.asarray(comp.image)
+        assert off.detect(image) == []  # ORB finds no corners to hold
+        found = on.detect(image)
+        assert [d.cutout_id for d in found] == [1]
+        assert found[0].mirrored == mirror
+        assert found[0].inliers == 0 and found[0].appearance >= 0.6
+        assert polygon_iou(found[0].quad, comp.quad) > 0.9
+
+
+def test_flat_stage_needs_the_shape_the_picture_and_the_colour() -> None:
+    drop = drop_rgba()
+    det = CutoutDetector()
+    det.add(1, det.represent(drop))
+    # a blue box of the drop's proportions: the colour, not the shape
+    box = drop_rgba()
+    box[:, :, 3] = 255
+    assert det.detect(np.asarray(paste_on_warm(3, box).image)) == []
+    # the drop in red: the shape, not the colour
+    red = np.ascontiguousarray(drop[:, :, [2, 1, 0, 3]])
+    assert det.detect(np.asarray(paste_on_warm(3, red).image)) == []
+    # a greyscale copy has no colour to place the drop by
+    image = np.asarray(paste_on_warm(3, drop).image)
+    grey = np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
+    assert [d.cutout_id for d in det.detect(image)] == [1]
+    assert det.detect(grey) == []
+
+
+def test_flat_stage_has_a_budget_of_flat_cutouts() -> None:
+    drop = drop_rgba()
+    image = np.asarray(paste_on_warm(4, drop).image)
+    det = CutoutDetector(CutoutSettings(flat_max_shapes=1))
+    det.add(1, det.represent(drop))
+    assert [d.cutout_id for d in det.detect(image)] == [1]
+    det.add(2, det.represent(drop_rgba((230, 60, 40))))  # a second flat cut-out: over budget
+    assert det.detect(image) == []
+
+
+def test_only_cutouts_with_a_dominant_colour_have_a_flat_shape() -> None:
+    det = CutoutDetector()
+    det.add(1, det.represent(drop_rgba()))
+    det.add(2, det.represent(drop_rgba((128, 128, 128))))  # grey: no colour to look for
+    det.add(3, det.represent(cutout_rgba(5)))  # a textured picture of many colours
+    assert set(det._flats) == {1}
+    det.remove(1)
+    assert det._flats == {}
+
+
+def test_flat_drawing_is_found_in_a_query_with_too_few_corners_to_match() -> None:
+    plain = np.empty((300, 400, 3), np.uint8)
+    plain[:] = (225, 215, 180)
+    drop = drop_rgba()
+    comp = composite_cutout(Image.fromarray(plain), Image.fromarray(drop, "RGBA"),
+                            random.Random(0), size_frac=0.5, mirror=False, caption=False,
+                            jpeg_quality=None)
+    det = CutoutDetector(CutoutSettings(min_inliers=50))  # more than the query has keypoints
+    det.add(7, det.represent(drop))
+    image = np.asarray(comp.image)
+    assert len(det.query_features(image).feats) < 50
+    found = det.detect(image)
+    assert [d.cutout_id for d in found] == [7]
+    assert polygon_iou(found[0].quad, comp.quad) > 0.9
