@@ -642,23 +642,21 @@ class CutoutDetector:
             return []
         set_threads(1)
         query = self.query_features(rgb)
-        corners = len(query.feats) >= s.min_inliers
+        # Voted candidates (most votes first), then the references whose pairs agree best on
+        # one pose, each verified with those pairs only; none when the query has too few
+        # corners (only a flat drawing can show then).
+        matches, poses = Matches.empty(), None
         with self._lock:
             reps = dict(self._reps)
             flats = (dict(self._flats)
                      if s.flat_stage and len(self._flats) <= s.flat_max_shapes else {})
-            if corners:
+            if len(query.feats) >= s.min_inliers:
                 matches = self._index.match(
                     query.feats.descriptors, k=s.search_neighbours,
                     max_distance=s.search_max_distance, ratio=s.ratio_test, ties=s.vote_ties)
                 if self._poses is None and s.pose_candidates:
                     self._poses = _PoseTable.of(reps)
                 poses = self._poses
-        if not corners:  # too few corners: only a flat drawing can show
-            flat = self._flat_detections(query, flats, reps, set())
-            return sorted(flat, key=lambda d: (-d.score, d.cutout_id))[: s.max_results]
-        # Voted candidates (most votes first), then the references whose pairs agree best on
-        # one pose, each verified with those pairs only.
         candidates = [(c.ref_id, c.pairs) for c in matches.candidates(s.candidates)
                       if c.votes >= s.min_votes]
         voted = len(candidates)
