@@ -476,10 +476,11 @@ class CutoutSettings(BaseModel):
         ),
     )
     flat_max_shapes: int = Field(
-        32,
+        64,
         description=(
             "The flat stage runs only while at most this many registered cut-outs have a flat "
-            "colour shape: it costs about 0.6 ms per such cut-out and query."
+            "colour shape: it costs up to about 0.08 ms per such cut-out and query (stop 16's "
+            "machine, 239 such cut-outs registered; 0.2 ms before stop 16's colour prefilter)."
         ),
     )
     flat_min_share: float = Field(

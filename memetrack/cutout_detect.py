@@ -105,6 +105,13 @@ FLAT_MAX_ASPECT = 1.33
 FLAT_SCORE = 0.5
 """A flat-stage detection's score: this times the silhouette IoU times ``(1 + appearance) / 2``
 (it has no inliers)."""
+FLAT_MAX_FILL_RATIO = 1.5
+"""Largest ratio between the share of its bounding box a query region fills and the share the
+cut-out's colour shape fills (a silhouette IoU of 0.85 allows about 1.18)."""
+FLAT_MIN_FILL = 0.5
+"""Flat stage prefilter: a cut-out is looked for only when the query has at least this share of
+the pixels its colour shape would cover at the smallest accepted size (silhouette IoU >=
+``flat_min_iou`` needs most of them)."""
 
 _MAGIC = b"MTCO"
 _FORMAT = 3
@@ -463,6 +470,11 @@ class _FlatShape:
     silhouette: np.ndarray
     box: np.ndarray
     aspect: float
+    fill: float
+    """The share of ``box`` the shape fills."""
+    colours: np.ndarray
+    """Every colour within ``flat_colour_radius`` of ``ab``, as :func:`_colour_keys` of OpenCV's
+    8-bit a*, b*."""
 
     @classmethod
     def of(cls, rep: CutoutRepresentation, s: CutoutSettings) -> _FlatShape | None:
@@ -495,7 +507,20 @@ class _FlatShape:
             return None
         t = rep.width / mask.shape[1]  # thumbnail -> frame
         return cls(centre.astype(np.float32), _silhouette(labels[y:y + h, x:x + w] == big),
-                   np.array([x, y, x + w, y + h], np.float64) * t, w / h)
+                   np.array([x, y, x + w, y + h], np.float64) * t, w / h, area / (w * h),
+                   _colour_ball(centre, s.flat_colour_radius))
+
+
+def _colour_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One uint16 per colour from OpenCV's 8-bit a* and b* (offset by 128)."""
+    return (a.astype(np.uint16) << 8) | b.astype(np.uint16)
+
+
+def _colour_ball(ab: np.ndarray, radius: float) -> np.ndarray:
+    """The keys of every 8-bit a*, b* colour within ``radius`` of ``ab`` (CIE units)."""
+    a, b = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    near = (a - 128 - ab[0]) ** 2 + (b - 128 - ab[1]) ** 2 <= radius * radius
+    return _colour_keys(a[near], b[near])
 
 
 def _silhouette(region: np.ndarray) -> np.ndarray:
@@ -686,9 +711,9 @@ class CutoutDetector:
         small = working_image(query.rgb, s.flat_side, 1.0)
         k = small.shape[1] / query.rgb.shape[1]  # flat-stage pixels per working pixel
         lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)
-        qa = lab[:, :, 1].astype(np.int32) - 128
-        qb = lab[:, :, 2].astype(np.int32) - 128
-        radius2 = s.flat_colour_radius ** 2
+        keys = _colour_keys(lab[:, :, 1], lab[:, :, 2])
+        counts = np.bincount(keys.ravel(), minlength=1 << 16)
+        lut = np.zeros(1 << 16, np.uint8)
         work_h, work_w = query.grey.shape
         shorter = min(work_h, work_w)
         out = []
@@ -696,18 +721,30 @@ class CutoutDetector:
             rep = reps.get(cutout_id)
             if rep is None or cutout_id in found:
                 continue
-            near = ((qa - flat.ab[0]) ** 2 + (qb - flat.ab[1]) ** 2 <= radius2).view(np.uint8)
+            # too few pixels of its colour for its shape at the smallest accepted size: skip
+            # the colour map (most of the cost) for most registered cut-outs
+            smallest = s.min_size * shorter * k / max(rep.width, rep.height)
+            x0, y0, x1, y1 = flat.box
+            least = (FLAT_MIN_FILL * flat.fill
+                     * (x1 - x0) * (y1 - y0) * smallest * smallest)
+            if counts[flat.colours].sum() < max(FLAT_MIN_PIXELS, least):
+                continue
+            lut[flat.colours] = 1
+            near = lut[keys]
+            lut[flat.colours] = 0
             n, labels, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
             # regions of a plausible size and shape, all at once
-            x0, y0, x1, y1 = flat.box
             longer = max(rep.width, rep.height)
-            lo = s.min_size * shorter * k / longer * (x1 - x0)
+            lo = smallest * (x1 - x0)
             hi = MAX_SIZE * shorter * k / longer * (x1 - x0)
             w, h = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
             ratio = (w / np.maximum(h, 1)) / flat.aspect
-            ok = ((stats[1:, cv2.CC_STAT_AREA] >= FLAT_MIN_PIXELS) & (w >= 4) & (h >= 4)
+            area = stats[1:, cv2.CC_STAT_AREA]
+            fill = area / np.maximum(w * h, 1) / flat.fill
+            ok = ((area >= FLAT_MIN_PIXELS) & (w >= 4) & (h >= 4)
                   & (w >= lo) & (w <= hi)
-                  & (ratio >= 1 / FLAT_MAX_ASPECT) & (ratio <= FLAT_MAX_ASPECT))
+                  & (ratio >= 1 / FLAT_MAX_ASPECT) & (ratio <= FLAT_MAX_ASPECT)
+                  & (fill >= 1 / FLAT_MAX_FILL_RATIO) & (fill <= FLAT_MAX_FILL_RATIO))
             best: Detection | None = None
             for i in np.flatnonzero(ok) + 1:
                 x, y, w_i, h_i = (int(v) for v in stats[i, :4])

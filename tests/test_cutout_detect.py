@@ -16,6 +16,8 @@ from memetrack.cutout_detect import (
     VERSION,
     CutoutDetector,
     CutoutRepresentation,
+    _colour_ball,
+    _colour_keys,
     _pose_candidates,
     _PoseTable,
     polygon_iou,
@@ -495,3 +497,29 @@ def test_flat_drawing_is_found_in_a_query_with_too_few_corners_to_match() -> Non
     found = det.detect(image)
     assert [d.cutout_id for d in found] == [7]
     assert polygon_iou(found[0].quad, comp.quad) > 0.9
+
+
+def test_colour_ball_holds_exactly_the_colours_within_the_radius() -> None:
+    centre = np.array([23.4, -41.7], np.float32)
+    a, b = np.meshgrid(np.arange(256, dtype=np.uint8), np.arange(256, dtype=np.uint8),
+                       indexing="ij")
+    near = (a.astype(np.float64) - 128 - centre[0]) ** 2 + (
+        b.astype(np.float64) - 128 - centre[1]) ** 2 <= 16.0 ** 2
+    ball = _colour_ball(centre, 16.0)
+    assert set(ball.tolist()) == set(_colour_keys(a[near], b[near]).tolist())
+    assert 700 < ball.size < 900  # about pi * 16 ** 2 colours
+
+
+@pytest.mark.parametrize("size", [0.09, 0.1])
+def test_flat_paste_near_the_smallest_size_passes_the_colour_prefilter(size: float) -> None:
+    # MIN_SIZE is 0.08: the query holds about twice the pixels the prefilter asks for (a
+    # prefilter asking for three times as many misses both)
+    drop = drop_rgba()
+    det = CutoutDetector()
+    det.add(1, det.represent(drop))
+    comp = composite_cutout(warm_background(5), Image.fromarray(drop, "RGBA"),
+                            random.Random(5), size_frac=size, mirror=False, caption=False,
+                            jpeg_quality=80)
+    found = det.detect(np.asarray(comp.image))
+    assert [d.cutout_id for d in found] == [1]
+    assert polygon_iou(found[0].quad, comp.quad) > 0.8
