@@ -492,6 +492,22 @@ class CutoutSettings(BaseModel):
     flat_colour_radius: float = Field(
         16.0, description="a*, b* distance within which a pixel has the dominant colour."
     )
+    flat_plain_texture: float = Field(
+        3.0,
+        description=(
+            "A flat shape whose grey levels on the thumbnail vary less than this (standard "
+            "deviation) is plain: one flat tone. When the whole cut-out is that plain, its "
+            "appearance correlation is noise and is not used."
+        ),
+    )
+    flat_plain_query_texture: float = Field(
+        8.0,
+        description=(
+            "A plain flat shape (flat_plain_texture; not a box or an ellipse) whose silhouette "
+            "matches (flat_min_iou) is accepted without the appearance check when the query's "
+            "grey levels inside its placement vary less than this (standard deviation)."
+        ),
+    )
     flat_side: int = Field(256, description="Longer side of the query the flat stage works on.")
     flat_min_iou: float = Field(
         0.85,

@@ -105,6 +105,9 @@ FLAT_MAX_ASPECT = 1.33
 FLAT_SCORE = 0.5
 """A flat-stage detection's score: this times the silhouette IoU times ``(1 + appearance) / 2``
 (it has no inliers)."""
+FLAT_GENERIC_IOU = 0.9
+"""A flat shape whose silhouette has an IoU of at least this with its bounding box or with the
+ellipse inscribed in it is generic (see :func:`_generic`)."""
 FLAT_MAX_FILL_RATIO = 1.5
 """Largest ratio between the share of its bounding box a query region fills and the share the
 cut-out's colour shape fills (a silhouette IoU of 0.85 allows about 1.18)."""
@@ -472,6 +475,14 @@ class _FlatShape:
     aspect: float
     fill: float
     """The share of ``box`` the shape fills."""
+    region: np.ndarray
+    """The shape on the cut-out's thumbnail (bool, thumbnail size, plain orientation)."""
+    plain: bool
+    """The shape is one flat tone (its thumbnail grey levels vary by less than
+    ``flat_plain_texture``) and not a generic box or ellipse, so its silhouette, colour and
+    tone can place the cut-out without the appearance check."""
+    uniform: bool
+    """The whole cut-out is one flat tone: the appearance check's correlation is noise."""
     colours: np.ndarray
     """Every colour within ``flat_colour_radius`` of ``ab``, as :func:`_colour_keys` of OpenCV's
     8-bit a*, b*."""
@@ -506,9 +517,25 @@ class _FlatShape:
         if area < 0.2 * mask.sum() or w < 4 or h < 4:
             return None
         t = rep.width / mask.shape[1]  # thumbnail -> frame
-        return cls(centre.astype(np.float32), _silhouette(labels[y:y + h, x:x + w] == big),
+        region = labels == big
+        silhouette = _silhouette(region[y:y + h, x:x + w])
+        inner = _erode(region, 1)
+        tone = float(rep.thumb[inner].std()) if inner.sum() >= MIN_APPEARANCE_PIXELS else np.inf
+        plain = tone < s.flat_plain_texture and not _generic(silhouette)
+        uniform = float(rep.thumb[mask].std()) < s.flat_plain_texture
+        return cls(centre.astype(np.float32), silhouette,
                    np.array([x, y, x + w, y + h], np.float64) * t, w / h, area / (w * h),
-                   _colour_ball(centre, s.flat_colour_radius))
+                   region, plain, uniform, _colour_ball(centre, s.flat_colour_radius))
+
+
+def _generic(silhouette: np.ndarray) -> bool:
+    """Whether a silhouette is nearly its bounding box or the ellipse inscribed in it: shapes
+    any flat patch of colour can take."""
+    n = silhouette.shape[0]
+    ellipse = np.zeros((n, n), np.uint8)
+    cv2.ellipse(ellipse, (n // 2, n // 2), (n // 2, n // 2), 0, 0, 360, 1, -1)
+    ellipse_iou = (silhouette & (ellipse > 0)).sum() / max(1, (silhouette | (ellipse > 0)).sum())
+    return bool(silhouette.mean() >= FLAT_GENERIC_IOU or ellipse_iou >= FLAT_GENERIC_IOU)
 
 
 def _colour_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -766,17 +793,36 @@ class CutoutDetector:
                                      False, np.zeros((0, 2), np.int32))
                     # a silhouette alone is no evidence: the picture must be compared
                     appearance = self._appearance(query, rep, mirrored, v, unknown=-1.0)
-                    if appearance < s.flat_min_appearance:
+                    # the picture agrees (unless it is one flat tone: correlation is noise),
+                    # or a plain shape is as plain in the query
+                    pictured = not flat.uniform and appearance >= s.flat_min_appearance
+                    if not pictured and not (
+                            flat.plain and self._tone(query, rep, flat, mirrored, v)
+                            <= s.flat_plain_query_texture):
                         continue
                     colour = self._colour(query, rep, mirrored, v)
                     if colour is not None and colour[0] > s.max_chroma_distance:
                         continue
-                    score = FLAT_SCORE * iou * (1.0 + appearance) / 2
+                    # a plain shape's placement scores as the least accepted picture
+                    agree = appearance if pictured else s.flat_min_appearance
+                    score = FLAT_SCORE * iou * (1.0 + agree) / 2
                     if best is None or score > best.score:
                         best = self._detection(query, cutout_id, mirrored, v, appearance, score)
             if best is not None:
                 out.append(best)
         return out
+
+    @staticmethod
+    def _tone(query: _Query, rep: CutoutRepresentation, flat: _FlatShape, mirrored: bool,
+              v: Verification) -> float:
+        """How much the query's grey levels vary (standard deviation) where the placement puts
+        a plain flat shape (eroded by a thumbnail pixel, off caption text); infinite when too
+        little of it can be compared."""
+        warped, keep = _onto_thumb(query, query.grey, rep, mirrored, v)
+        region = _erode(flat.region[:, ::-1] if mirrored else flat.region, 1) & keep
+        if int(region.sum()) < MIN_APPEARANCE_PIXELS:
+            return np.inf
+        return float(warped[region].std())
 
     @staticmethod
     def _detection(query: _Query, cutout_id: int, mirrored: bool, v: Verification,

@@ -523,3 +523,55 @@ def test_flat_paste_near_the_smallest_size_passes_the_colour_prefilter(size: flo
     found = det.detect(np.asarray(comp.image))
     assert [d.cutout_id for d in found] == [1]
     assert polygon_iou(found[0].quad, comp.quad) > 0.8
+
+
+def heart_rgba(colour: tuple[int, int, int] = (220, 30, 90), side: int = 240) -> np.ndarray:
+    """A heart of one flat colour: no texture, no outline."""
+    mask = np.zeros((side, side), np.uint8)
+    r = side // 4
+    cv2.circle(mask, (side // 2 - r + 4, r + 8), r, 255, -1, cv2.LINE_AA)
+    cv2.circle(mask, (side // 2 + r - 4, r + 8), r, 255, -1, cv2.LINE_AA)
+    tip = np.array([[8, r + 30], [side - 8, r + 30], [side // 2, side - 8]], np.int32)
+    cv2.fillPoly(mask, [tip], 255, cv2.LINE_AA)
+    rgb = np.empty((side, side, 3), np.uint8)
+    rgb[:] = colour
+    return np.dstack([rgb, mask])
+
+
+def test_plain_flat_shape_is_found_by_its_silhouette_and_colour() -> None:
+    heart = heart_rgba()
+    on = CutoutDetector()
+    # no query is plain enough: a uniform cut-out has no other way to be placed
+    off = CutoutDetector(CutoutSettings(flat_plain_query_texture=-1.0))
+    for det in (on, off):
+        det.add(1, det.represent(heart))
+    assert on._flats[1].plain and on._flats[1].uniform
+    for seed in (1, 2):
+        comp = paste_on_warm(seed, heart, mirror=seed == 2)
+        image = np.asarray(comp.image)
+        assert off.detect(image) == []  # nothing for the appearance check to compare
+        found = on.detect(image)
+        assert [d.cutout_id for d in found] == [1]
+        assert found[0].inliers == 0
+        assert polygon_iou(found[0].quad, comp.quad) > 0.85
+    # another colour, or a textured heart of the same colour, is not it
+    other = np.asarray(paste_on_warm(1, heart_rgba((40, 200, 60))).image)
+    assert on.detect(other) == []
+    striped = heart.copy()
+    striped[::6, :, :3] = (120, 10, 40)
+    striped[1::6, :, :3] = (120, 10, 40)
+    assert on.detect(np.asarray(paste_on_warm(1, striped).image)) == []
+
+
+def test_generic_or_textured_flat_shapes_are_not_plain() -> None:
+    det = CutoutDetector()
+    box = heart_rgba()
+    box[:, :, 3] = 0
+    box[40:200, 20:220, 3] = 255
+    ellipse = heart_rgba()
+    alpha = np.zeros((240, 240), np.uint8)
+    cv2.ellipse(alpha, (120, 120), (100, 70), 0, 0, 360, 255, -1)
+    ellipse[:, :, 3] = alpha
+    for n, cut in enumerate([box, ellipse, drop_rgba()]):
+        det.add(n, det.represent(np.ascontiguousarray(cut)))
+        assert not det._flats[n].plain
