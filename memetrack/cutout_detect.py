@@ -76,6 +76,11 @@ MIN_APPEARANCE_PIXELS = 40
 """Fewer comparable thumbnail pixels than this and the appearance check cannot reject."""
 COLOUR_PROBE_SIDE = 64
 """Longer side of the query thumbnail that decides whether the query has colour to compare."""
+COLOUR_PIXEL_CHROMA = 12.0
+"""A colour-probe pixel with at least this chroma (a*, b* radius) shows colour."""
+COLOUR_MIN_SHARE = 0.005
+"""A query whose colour-probe thumbnail has at least this share of coloured pixels is not
+greyscale, however grey the rest (a cut-out at 20 % of the shorter side covers about 2 %)."""
 FIT_ATTEMPTS = 3
 """RANSAC fits tried per candidate (implausible models' inliers are removed between tries)."""
 MAX_SIZE = 1.5
@@ -555,6 +560,15 @@ def _silhouette(region: np.ndarray) -> np.ndarray:
                       interpolation=cv2.INTER_AREA) >= 0.5
 
 
+def _greyscale(chroma: np.ndarray) -> bool:
+    """Whether a query thumbnail's a*, b* (OpenCV 8-bit) show no colour at all: grey on the
+    whole (:func:`memetrack.appearance.is_greyscale`) and no patch of colour either (a coloured
+    cut-out pasted on a black-and-white picture is not a greyscale copy)."""
+    ab = chroma.astype(np.float32) - 128.0
+    coloured = np.hypot(ab[..., 0], ab[..., 1]) >= COLOUR_PIXEL_CHROMA
+    return is_greyscale(chroma) and float(coloured.mean()) < COLOUR_MIN_SHARE
+
+
 def _to_rgb(pixels: np.ndarray) -> np.ndarray:
     array = np.asarray(pixels)
     if array.ndim == 2:
@@ -685,7 +699,7 @@ class CutoutDetector:
         feats = LocalFeatures(ALGORITHM, VERSION, work.shape[1], work.shape[0], pts, desc)
         small = cv2.cvtColor(working_image(work, COLOUR_PROBE_SIDE), cv2.COLOR_RGB2LAB)
         return _Query(feats, geometry, grey, text, rgb.shape[1] / work.shape[1], work,
-                      is_greyscale(small[:, :, 1:]))
+                      _greyscale(small[:, :, 1:]))
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Registered cut-outs found in ``rgb`` (RGB or RGBA uint8, alpha ignored), best first."""

@@ -575,3 +575,21 @@ def test_generic_or_textured_flat_shapes_are_not_plain() -> None:
     for n, cut in enumerate([box, ellipse, drop_rgba()]):
         det.add(n, det.represent(np.ascontiguousarray(cut)))
         assert not det._flats[n].plain
+
+
+def test_a_colour_paste_on_a_black_and_white_picture_is_not_a_greyscale_query() -> None:
+    det = CutoutDetector()
+    rng = np.random.default_rng(3)
+    grey = np.repeat(rng.integers(0, 255, (300, 400, 1), dtype=np.uint8), 3, axis=2)
+    grey = cv2.GaussianBlur(grey, (0, 0), 3)
+    assert det.query_features(grey).greyscale
+    pasted = grey.copy()
+    pasted[100:160, 150:210] = (220, 30, 90)  # a patch of colour, 3 % of the picture
+    assert det.query_features(pasted).greyscale is False
+    # ... and a flat drawing pasted on it is found there
+    heart = heart_rgba()
+    det.add(1, det.represent(heart))
+    comp = composite_cutout(Image.fromarray(grey), Image.fromarray(heart, "RGBA"),
+                            random.Random(4), size_frac=0.35, mirror=False, caption=False,
+                            jpeg_quality=80)
+    assert [d.cutout_id for d in det.detect(np.asarray(comp.image))] == [1]
