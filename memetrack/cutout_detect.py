@@ -110,6 +110,9 @@ FLAT_MAX_ASPECT = 1.33
 FLAT_SCORE = 0.5
 """A flat-stage detection's score: this times the silhouette IoU times ``(1 + appearance) / 2``
 (it has no inliers)."""
+APPEARANCE_CLIP = 10.0
+"""Grey levels beyond the cut-out's own range that a flat-stage appearance check still
+compares (see ``CutoutDetector._appearance``)."""
 FLAT_GENERIC_IOU = 0.9
 """A flat shape whose silhouette has an IoU of at least this with its bounding box or with the
 ellipse inscribed in it is generic (see :func:`_generic`)."""
@@ -806,7 +809,8 @@ class CutoutDetector:
                                      frame_quad(rep.width, rep.height, transform), transform,
                                      False, np.zeros((0, 2), np.int32))
                     # a silhouette alone is no evidence: the picture must be compared
-                    appearance = self._appearance(query, rep, mirrored, v, unknown=-1.0)
+                    appearance = self._appearance(query, rep, mirrored, v, unknown=-1.0,
+                                                  clip=True)
                     # the picture agrees (unless it is one flat tone: correlation is noise),
                     # or a plain shape is as plain in the query
                     pictured = not flat.uniform and appearance >= s.flat_min_appearance
@@ -898,15 +902,21 @@ class CutoutDetector:
 
     @staticmethod
     def _appearance(query: _Query, rep: CutoutRepresentation, mirrored: bool,
-                    v: Verification, unknown: float = 1.0) -> float:
+                    v: Verification, unknown: float = 1.0, clip: bool = False) -> float:
         """Normalised cross-correlation of the query warped onto the cut-out thumbnail;
         ``unknown`` when nothing can be compared (all under a caption, say): by default 1,
-        since a match of consistent inliers cannot be rejected then."""
+        since a match of consistent inliers cannot be rejected then. With ``clip``, the query's
+        grey levels are first clipped to the cut-out's range (widened by ``APPEARANCE_CLIP``):
+        a placement a pixel or two off compares the outline with the background, which would
+        otherwise swamp a shaded drawing's gentle gradient."""
         thumb = rep.thumb[:, ::-1] if mirrored else rep.thumb
         warped, keep = _onto_thumb(query, query.grey, rep, mirrored, v)
         if int(keep.sum()) < MIN_APPEARANCE_PIXELS:
             return unknown
-        return _correlation(warped[keep].astype(np.float32), thumb[keep].astype(np.float32))
+        seen, own = warped[keep].astype(np.float32), thumb[keep].astype(np.float32)
+        if clip:
+            seen = np.clip(seen, own.min() - APPEARANCE_CLIP, own.max() + APPEARANCE_CLIP)
+        return _correlation(seen, own)
 
     @staticmethod
     def _colour(query: _Query, rep: CutoutRepresentation, mirrored: bool,
