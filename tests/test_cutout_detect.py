@@ -23,7 +23,7 @@ from memetrack.cutout_detect import (
     polygon_iou,
 )
 from memetrack.evaluation.variants import composite_cutout
-from memetrack.features import verify
+from memetrack.features import Verification, frame_quad, verify
 from memetrack.index.cutout_index import CutoutIndex
 from tests.imagegen import scene
 
@@ -593,3 +593,29 @@ def test_a_colour_paste_on_a_black_and_white_picture_is_not_a_greyscale_query() 
                             random.Random(4), size_frac=0.35, mirror=False, caption=False,
                             jpeg_quality=80)
     assert [d.cutout_id for d in det.detect(np.asarray(comp.image))] == [1]
+
+
+def test_flat_appearance_clips_the_background_off_a_shaded_drawing() -> None:
+    # a gently shaded heart on white, placed two working pixels off: the white the thumbnail's
+    # edge then sees would swamp the gradient, unless clipped to the heart's own grey levels
+    heart = heart_rgba((40, 90, 200))
+    shade = np.linspace(1.1, 0.8, heart.shape[0])[:, None, None]
+    heart[:, :, :3] = np.clip(heart[:, :, :3] * shade, 0, 255).astype(np.uint8)
+    white = Image.new("RGB", (640, 480), (255, 255, 255))
+    comp = composite_cutout(white, Image.fromarray(heart, "RGBA"), random.Random(2),
+                            size_frac=0.4, mirror=False, caption=False, jpeg_quality=None)
+    det = CutoutDetector()
+    rep = det.represent(heart)
+    query = det.query_features(np.asarray(comp.image))
+    x0, y0 = comp.quad[0] / query.to_original
+    scale = (comp.quad[1][0] - comp.quad[0][0]) / query.to_original / rep.width
+    for shift, clipped_least in ((0.0, 0.9), (2.0, 0.6)):
+        transform = np.array([[scale, 0.0, x0 + shift], [0.0, scale, y0 + shift]])
+        v = Verification(0, 1.0, 1.0, 1.0, scale, 0.0,
+                         frame_quad(rep.width, rep.height, transform), transform, False,
+                         np.zeros((0, 2), np.int32))
+        plain = det._appearance(query, rep, False, v)
+        clipped = det._appearance(query, rep, False, v, clip=True)
+        assert clipped >= clipped_least
+        if shift:
+            assert plain < clipped - 0.2
