@@ -614,8 +614,32 @@ def test_flat_appearance_clips_the_background_off_a_shaded_drawing() -> None:
         v = Verification(0, 1.0, 1.0, 1.0, scale, 0.0,
                          frame_quad(rep.width, rep.height, transform), transform, False,
                          np.zeros((0, 2), np.int32))
-        plain = det._appearance(query, rep, False, v)
-        clipped = det._appearance(query, rep, False, v, clip=True)
+        plain = det._appearance(query, rep, False, v, unknown=-1.0)
+        clipped = det._appearance(query, rep, False, v, unknown=-1.0, clip=True)
         assert clipped >= clipped_least
         if shift:
             assert plain < clipped - 0.2
+
+
+def hershey_word(text: str) -> np.ndarray:
+    """A dark word of thin strokes in OpenCV's own font, as a cut-out (RGBA)."""
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 1.6, 2)
+    alpha = np.zeros((h + base + 20, w + 20), np.uint8)
+    cv2.putText(alpha, text, (10, h + 10), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 255, 2, cv2.LINE_AA)
+    rgb = np.full(alpha.shape + (3,), 40, np.uint8)
+    return np.dstack([rgb, alpha])
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_a_fit_the_picture_cannot_confirm_needs_strong_inliers(seed: int) -> None:
+    # Another word in the same font shares letters, so a few of its corners fit the registered
+    # word consistently; the caption mask takes both for text, so there is no picture to
+    # compare, and a weak fit must not count as a detection.
+    det = CutoutDetector()
+    for i, word in enumerate(["ANAGRAMMARIAN", "MARGARINEMAN", "GRAMMARIAN", "RAMENRAMEN"]):
+        det.add(i, det.represent(hershey_word(word)))
+    comp = composite_cutout(warm_background(seed), Image.fromarray(hershey_word("ARAMAGERAN"),
+                                                                   "RGBA"),
+                            random.Random(seed), size_frac=0.5, mirror=False, caption=False,
+                            jpeg_quality=None)
+    assert det.detect(np.asarray(comp.image)) == []
