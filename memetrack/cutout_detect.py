@@ -25,10 +25,12 @@ Detection in a query image, cheapest first:
    transform and compared inside the eroded mask (normalised cross-correlation, caption pixels
    excluded). Repeated textures and letters can give a handful of consistent inliers by chance;
    they do not also reproduce the cut-out's picture. Detections with many inliers skip the check,
-   except those found by pose votes.
+   except those found by pose votes; with nothing to compare (thin letters, all under a
+   caption), only detections with many inliers are accepted.
 6. **Flat colour shapes** (:meth:`CutoutDetector._flat_detections`): a flat drawing gives ORB few
    corners; a query region of its dominant colour with its silhouette places it, and the
-   appearance and colour checks decide (while few such cut-outs are registered).
+   appearance and colour checks decide, or, for a shape of one flat tone, the query being as
+   plain there (while few such cut-outs are registered).
 
 A detection reports where the cut-out's opaque bounding box lies in the query (a quadrilateral
 from the cut-out's own top-left corner, clockwise as seen on the cut-out; a mirrored paste
