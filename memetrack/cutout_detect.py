@@ -75,7 +75,8 @@ ORB_LEVELS = 8
 ORB_PATCH = 19
 """ORB patch size and border (the same as :mod:`memetrack.features`)."""
 MIN_APPEARANCE_PIXELS = 40
-"""Fewer comparable thumbnail pixels than this and the appearance check cannot reject."""
+"""Fewer comparable thumbnail pixels than this and the appearance check cannot judge: a fit is
+then accepted only with strong inliers."""
 COLOUR_PROBE_SIDE = 64
 """Longer side of the query thumbnail that decides whether the query has colour to compare."""
 COLOUR_PIXEL_CHROMA = 12.0
@@ -911,10 +912,10 @@ class CutoutDetector:
     def _appearance(query: _Query, rep: CutoutRepresentation, mirrored: bool,
                     v: Verification, unknown: float, clip: bool = False) -> float:
         """Normalised cross-correlation of the query warped onto the cut-out thumbnail;
-        ``unknown`` when nothing can be compared (all under a caption, say). With ``clip``, the query's
-        grey levels are first clipped to the cut-out's range (widened by ``APPEARANCE_CLIP``):
-        a placement a pixel or two off compares the outline with the background, which would
-        otherwise swamp a shaded drawing's gentle gradient."""
+        ``unknown`` when nothing can be compared (all under a caption, say). With ``clip``, the
+        query's grey levels are first clipped to the cut-out's range (widened by
+        ``APPEARANCE_CLIP``): a placement a pixel or two off compares the outline with the
+        background, which would otherwise swamp a shaded drawing's gentle gradient."""
         thumb = rep.thumb[:, ::-1] if mirrored else rep.thumb
         warped, keep = _onto_thumb(query, query.grey, rep, mirrored, v)
         if int(keep.sum()) < MIN_APPEARANCE_PIXELS:
