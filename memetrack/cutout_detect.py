@@ -545,8 +545,13 @@ def _generic(silhouette: np.ndarray) -> bool:
     n = silhouette.shape[0]
     ellipse = np.zeros((n, n), np.uint8)
     cv2.ellipse(ellipse, (n // 2, n // 2), (n // 2, n // 2), 0, 0, 360, 1, -1)
-    ellipse_iou = (silhouette & (ellipse > 0)).sum() / max(1, (silhouette | (ellipse > 0)).sum())
-    return bool(silhouette.mean() >= FLAT_GENERIC_IOU or ellipse_iou >= FLAT_GENERIC_IOU)
+    return bool(silhouette.mean() >= FLAT_GENERIC_IOU
+                or _mask_iou(silhouette, ellipse > 0) >= FLAT_GENERIC_IOU)
+
+
+def _mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boolean masks of one shape (0 when both are empty)."""
+    return float((a & b).sum() / max(1, (a | b).sum()))
 
 
 def _colour_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -770,7 +775,8 @@ class CutoutDetector:
                 continue
             # too few pixels of its colour for its shape at the smallest accepted size: skip
             # the colour map (most of the cost) for most registered cut-outs
-            smallest = s.min_size * shorter * k / max(rep.width, rep.height)
+            longer = max(rep.width, rep.height)
+            smallest = s.min_size * shorter * k / longer
             x0, y0, x1, y1 = flat.box
             least = (FLAT_MIN_FILL * flat.fill
                      * (x1 - x0) * (y1 - y0) * smallest * smallest)
@@ -781,7 +787,6 @@ class CutoutDetector:
             lut[flat.colours] = 0
             n, labels, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
             # regions of a plausible size and shape, all at once
-            longer = max(rep.width, rep.height)
             lo = smallest * (x1 - x0)
             hi = MAX_SIZE * shorter * k / longer * (x1 - x0)
             w, h = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
@@ -798,7 +803,7 @@ class CutoutDetector:
                 region = _silhouette(labels[y:y + h_i, x:x + w_i] == i)
                 for mirrored in (False, True):
                     ref = flat.silhouette[:, ::-1] if mirrored else flat.silhouette
-                    iou = float((region & ref).sum() / max(1, (region | ref).sum()))
+                    iou = _mask_iou(region, ref)
                     if iou < s.flat_min_iou:
                         continue
                     bx0, bx1 = (rep.width - x1, rep.width - x0) if mirrored else (x0, x1)
