@@ -22,7 +22,7 @@ from memetrack.cutout_detect import (
     _PoseTable,
     polygon_iou,
 )
-from memetrack.evaluation.variants import composite_cutout
+from memetrack.evaluation.variants import Composite, composite_cutout
 from memetrack.features import Verification, frame_quad, verify
 from memetrack.index.cutout_index import CutoutIndex
 from tests.imagegen import scene
@@ -421,11 +421,11 @@ def warm_background(seed: int, width: int = 720, height: int = 540) -> Image.Ima
     return Image.fromarray(base)
 
 
-def paste_on_warm(seed: int, cut: np.ndarray, mirror: bool = False) -> np.ndarray:
-    comp = composite_cutout(warm_background(seed), Image.fromarray(cut, "RGBA"),
-                            random.Random(seed), size_frac=0.4, mirror=mirror, caption=False,
-                            jpeg_quality=80)
-    return comp  # type: ignore[return-value]
+def paste_on_warm(seed: int, cut: np.ndarray, mirror: bool = False, size_frac: float = 0.4,
+                  jpeg_quality: int | None = 80) -> Composite:
+    return composite_cutout(warm_background(seed), Image.fromarray(cut, "RGBA"),
+                            random.Random(seed), size_frac=size_frac, mirror=mirror,
+                            caption=False, jpeg_quality=jpeg_quality)
 
 
 @pytest.mark.parametrize("mirror", [False, True])
@@ -517,9 +517,7 @@ def test_flat_paste_near_the_smallest_size_passes_the_colour_prefilter(size: flo
     drop = drop_rgba()
     det = CutoutDetector()
     det.add(1, det.represent(drop))
-    comp = composite_cutout(warm_background(5), Image.fromarray(drop, "RGBA"),
-                            random.Random(5), size_frac=size, mirror=False, caption=False,
-                            jpeg_quality=80)
+    comp = paste_on_warm(5, drop, size_frac=size)
     found = det.detect(np.asarray(comp.image))
     assert [d.cutout_id for d in found] == [1]
     assert polygon_iou(found[0].quad, comp.quad) > 0.8
@@ -638,8 +636,5 @@ def test_a_fit_the_picture_cannot_confirm_needs_strong_inliers(seed: int) -> Non
     det = CutoutDetector()
     for i, word in enumerate(["ANAGRAMMARIAN", "MARGARINEMAN", "GRAMMARIAN", "RAMENRAMEN"]):
         det.add(i, det.represent(hershey_word(word)))
-    comp = composite_cutout(warm_background(seed), Image.fromarray(hershey_word("ARAMAGERAN"),
-                                                                   "RGBA"),
-                            random.Random(seed), size_frac=0.5, mirror=False, caption=False,
-                            jpeg_quality=None)
+    comp = paste_on_warm(seed, hershey_word("ARAMAGERAN"), size_frac=0.5, jpeg_quality=None)
     assert det.detect(np.asarray(comp.image)) == []
