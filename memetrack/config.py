@@ -464,6 +464,30 @@ class CutoutSettings(BaseModel):
             "ones the grey check refused had 0.46-0.86)."
         ),
     )
+    outline_side: int = Field(
+        192,
+        description=(
+            "Longer side at which a thin cut-out's outline is kept for the outline check "
+            "(thin letters stay a few pixels wide there)."
+        ),
+    )
+    outline_max_thickness: float = Field(
+        0.65,
+        description=(
+            "A cut-out is thin, and gets the outline check, when at most this share of its mask "
+            "survives an erosion by 2 pixels at outline_side (synthetic word-marks: 0-0.59; "
+            "dev cut-outs: 0.23 for one stamp of thin letters, 0.67 and more for the rest)."
+        ),
+    )
+    outline_min: float = Field(
+        0.6,
+        description=(
+            "Least agreement of gradient orientations along a thin cut-out's outline and inside "
+            "it, between the query warped onto the cut-out and the cut-out, to accept a fit the "
+            "appearance check refused (synthetic word-marks, flat drawings and dev, seeds 0 and "
+            "1: true fits had a median of 0.81, false fits of thin cut-outs at most 0.55)."
+        ),
+    )
     max_results: int = Field(20, description="Most cut-outs reported per image.")
     flat_stage: bool = Field(
         True,

@@ -66,7 +66,7 @@ from memetrack.index.descriptors import set_threads
 
 ALGORITHM = "cutorb"
 """Stored in ``media_features.algorithm`` (view ``cutout``) for a cut-out's representation."""
-VERSION = 3
+VERSION = 4
 """Bump when extraction changes so that stored representations are incomparable."""
 VIEW = "cutout"
 
@@ -128,8 +128,8 @@ the pixels its colour shape would cover at the smallest accepted size (silhouett
 ``flat_min_iou`` needs most of them)."""
 
 _MAGIC = b"MTCO"
-_FORMAT = 3
-_HEADER = struct.Struct("<4sBB8sHHHHHII")
+_FORMAT = 4
+_HEADER = struct.Struct("<4sBB8sHHHHHIIHH")
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,6 +143,9 @@ class CutoutRepresentation:
     ORB orientation (degrees) and size (frame pixels), for the pose votes. ``thumb`` (grey
     uint8), ``thumb_mask`` (bool, eroded) and ``chroma`` (CIE L*a*b* a* and b*, uint8 offset by
     128 as OpenCV stores them) are the opaque view at :attr:`CutoutSettings.appearance_side`.
+    ``outline`` (H x W x 2 uint8: grey opaque view and alpha, at
+    :attr:`CutoutSettings.outline_side`) is kept for a thin cut-out only (empty otherwise): the
+    outline check compares gradient orientations there.
     """
 
     algorithm: str
@@ -156,23 +159,26 @@ class CutoutRepresentation:
     geometry: np.ndarray
     mirrored_geometry: np.ndarray
     chroma: np.ndarray
+    outline: np.ndarray
 
     def pack(self) -> bytes:
         """Self-describing bytes (for a ``media_features`` row)."""
         algo = self.algorithm.encode("ascii")
         plain, mirrored = self.features.to_bytes(), self.mirrored_features.to_bytes()
         th, tw = self.thumb.shape
+        oh, ow = self.outline.shape[:2]
         head = _HEADER.pack(_MAGIC, _FORMAT, len(algo), algo.ljust(8, b"\0"), self.version,
-                            self.width, self.height, tw, th, len(plain), len(mirrored))
+                            self.width, self.height, tw, th, len(plain), len(mirrored), ow, oh)
         mask = np.packbits(self.thumb_mask.astype(np.uint8).ravel()).tobytes()
         geometry = (np.ascontiguousarray(self.geometry, "<f4").tobytes()
                     + np.ascontiguousarray(self.mirrored_geometry, "<f4").tobytes())
         return (head + plain + mirrored + np.ascontiguousarray(self.thumb).tobytes() + mask
-                + geometry + np.ascontiguousarray(self.chroma, np.uint8).tobytes())
+                + geometry + np.ascontiguousarray(self.chroma, np.uint8).tobytes()
+                + np.ascontiguousarray(self.outline, np.uint8).tobytes())
 
     @classmethod
     def unpack(cls, data: bytes) -> CutoutRepresentation:
-        magic, fmt, n_algo, algo, version, w, h, tw, th, n1, n2 = _HEADER.unpack_from(data)
+        magic, fmt, n_algo, algo, version, w, h, tw, th, n1, n2, ow, oh = _HEADER.unpack_from(data)
         if magic != _MAGIC or fmt != _FORMAT:
             raise ValueError("not a memetrack cut-out representation")
         off = _HEADER.size
@@ -190,9 +196,12 @@ class CutoutRepresentation:
         mirrored_geometry = np.frombuffer(data, "<f4", count=2 * len(mirrored), offset=off)
         off += mirrored_geometry.nbytes
         chroma = np.frombuffer(data, np.uint8, count=2 * tw * th, offset=off).reshape(th, tw, 2)
+        off += chroma.nbytes
+        outline = np.frombuffer(data, np.uint8, count=2 * ow * oh, offset=off).reshape(oh, ow, 2)
         return cls(algo[:n_algo].decode("ascii"), version, w, h, plain, mirrored, thumb, mask,
                    geometry.reshape(-1, 2).astype(np.float32),
-                   mirrored_geometry.reshape(-1, 2).astype(np.float32), chroma.copy())
+                   mirrored_geometry.reshape(-1, 2).astype(np.float32), chroma.copy(),
+                   outline.copy())
 
 
 @dataclass(frozen=True, eq=False)
@@ -202,7 +211,8 @@ class Detection:
     ``quad`` (4 x 2 float32) is the cut-out's opaque bounding box in the given image's pixels
     (pixel-edge coordinates), from the cut-out's own top-left corner, clockwise as seen on the
     cut-out. ``scale`` is the box's height over the image's shorter side. ``score`` in [0, 1] is
-    ``inliers / (inliers + 15)`` times ``(1 + appearance) / 2``.
+    ``inliers / (inliers + 15)`` times ``(1 + evidence) / 2``, the evidence being the appearance
+    correlation, or the outline agreement when that is higher.
     """
 
     cutout_id: int
@@ -212,13 +222,16 @@ class Detection:
     score: float
     inliers: int
     appearance: float
+    outline: float | None = None
+    """The outline check's agreement, when it decided (a thin cut-out), else ``None``."""
 
     def to_dict(self) -> dict[str, object]:
         return {"cutout_id": self.cutout_id,
                 "quad": [[round(float(x), 1), round(float(y), 1)] for x, y in self.quad],
                 "scale": round(self.scale, 4), "mirrored": self.mirrored,
                 "score": round(self.score, 4), "inliers": self.inliers,
-                "appearance": round(self.appearance, 4)}
+                "appearance": round(self.appearance, 4),
+                "outline": None if self.outline is None else round(self.outline, 4)}
 
 
 _ORB_CACHE: dict[tuple[int, int, int], cv2.ORB] = {}
@@ -539,6 +552,68 @@ class _FlatShape:
                    region, plain, uniform, _colour_ball(centre, s.flat_colour_radius))
 
 
+OUTLINE_ERODE = 2
+"""Pixels (at ``outline_side``) a thin cut-out's mask is eroded by to measure its thickness,
+and its outline region widened by (so a placement a pixel or two off still compares edges)."""
+OUTLINE_BLUR = 1.0
+"""Gaussian sigma (outline pixels) before gradients are taken, on both sides."""
+OUTLINE_ALPHA_WEIGHT = 0.5
+"""Weight of the alpha channel's gradient beside the grey view's in a cut-out's orientation
+field: the outline shows whatever the grey view's contrast with neutral grey."""
+
+
+def _outline_view(grey: np.ndarray, alpha: np.ndarray, s: CutoutSettings) -> np.ndarray:
+    """The grey opaque view and the alpha channel (cropped to the alpha bounds) at
+    ``outline_side``, stacked (H x W x 2 uint8), when the cut-out is thin (see
+    ``outline_max_thickness``); an empty array otherwise."""
+    h, w = grey.shape
+    k = s.outline_side / max(w, h)
+    size = (max(1, round(w * k)), max(1, round(h * k)))
+    small_alpha = _resize(alpha, size)
+    mask = small_alpha >= 128
+    thickness = float(_erode(mask, OUTLINE_ERODE).sum()) / max(1, int(mask.sum()))
+    if not mask.any() or thickness > s.outline_max_thickness:
+        return np.zeros((0, 0, 2), np.uint8)
+    return np.dstack([_resize(grey, size), small_alpha])
+
+
+def _orientation_field(grey: np.ndarray) -> np.ndarray:
+    """Gradients as doubled-angle complex numbers (magnitude: the gradient's; angle: twice its
+    direction): an edge gives the same value whichever side is darker, so a cut-out's outline
+    agrees with the query's whatever the background behind it."""
+    g = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), OUTLINE_BLUR)
+    z = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3) + 1j * cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    magnitude = np.abs(z)
+    return np.where(magnitude > 1e-6, z * z / np.maximum(magnitude, 1e-6), 0).astype(np.complex64)
+
+
+@dataclass(frozen=True, eq=False)
+class _Outline:
+    """A thin cut-out's orientation field (plain orientation) and the region compared: its mask
+    widened by ``OUTLINE_ERODE`` pixels."""
+
+    field: np.ndarray
+    region: np.ndarray
+
+    @classmethod
+    def of(cls, rep: CutoutRepresentation) -> _Outline | None:
+        if not rep.outline.size:
+            return None
+        grey, alpha = rep.outline[:, :, 0], rep.outline[:, :, 1]
+        field = _orientation_field(grey) + OUTLINE_ALPHA_WEIGHT * _orientation_field(alpha)
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                           (2 * OUTLINE_ERODE + 1, 2 * OUTLINE_ERODE + 1))
+        region = cv2.dilate((alpha >= 128).astype(np.uint8), kernel) > 0
+        return cls(field, region)
+
+    def oriented(self, mirrored: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Field and region in the mirrored frame when ``mirrored``: mirroring negates the x
+        gradient, which conjugates the doubled-angle value."""
+        if not mirrored:
+            return self.field, self.region
+        return np.conj(self.field[:, ::-1]), self.region[:, ::-1]
+
+
 def _generic(silhouette: np.ndarray) -> bool:
     """Whether a silhouette is nearly its bounding box or the ellipse inscribed in it: shapes
     any flat patch of colour can take."""
@@ -618,6 +693,7 @@ class CutoutDetector:
                                   lists_per_sqrt=self.settings.ivf_lists_per_sqrt)
         self._poses: _PoseTable | None = None
         self._flats: dict[int, _FlatShape] = {}
+        self._outlines: dict[int, _Outline] = {}
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -655,9 +731,10 @@ class CutoutDetector:
         thumb = _resize(grey, tsize)
         tmask = _erode(_resize(mask.astype(np.float32), tsize) >= 0.5, 1)
         chroma = cv2.cvtColor(_resize(opaque, tsize), cv2.COLOR_RGB2LAB)[:, :, 1:]
+        outline = _outline_view(grey, array[top:bottom, left:right, 3], s)
         return CutoutRepresentation(ALGORITHM, VERSION, frame[0], frame[1], plain, mirrored,
                                     thumb, tmask, geometry, mirrored_geometry,
-                                    np.ascontiguousarray(chroma))
+                                    np.ascontiguousarray(chroma), outline)
 
     # -- registered cut-outs ---------------------------------------------------------------
 
@@ -673,6 +750,9 @@ class CutoutDetector:
             flat = _FlatShape.of(rep, self.settings)
             if flat is not None:
                 self._flats[cutout_id] = flat
+            outline = _Outline.of(rep)
+            if outline is not None:
+                self._outlines[cutout_id] = outline
             self._index.add(2 * cutout_id, cutout_id, rep.features.descriptors)
             self._index.add(2 * cutout_id + 1, cutout_id, rep.mirrored_features.descriptors)
 
@@ -682,6 +762,7 @@ class CutoutDetector:
                 return
             self._poses = None
             self._flats.pop(cutout_id, None)
+            self._outlines.pop(cutout_id, None)
             self._index.remove(2 * cutout_id)
             self._index.remove(2 * cutout_id + 1)
 
@@ -725,6 +806,7 @@ class CutoutDetector:
         matches, poses = Matches.empty(), None
         with self._lock:
             reps = dict(self._reps)
+            outlines = dict(self._outlines)
             flats = (dict(self._flats)
                      if s.flat_stage and len(self._flats) <= s.flat_max_shapes else {})
             if len(query.feats) >= s.min_inliers:
@@ -745,7 +827,8 @@ class CutoutDetector:
             rep = reps.get(cutout_id)
             if rep is None or (n >= voted and cutout_id in best):
                 continue
-            det = self._verify(query, rep, bool(mirrored), cutout_id, pairs, pose=n >= voted)
+            det = self._verify(query, rep, bool(mirrored), cutout_id, pairs, pose=n >= voted,
+                               outline=outlines.get(cutout_id))
             if det is not None and (cutout_id not in best or det.score > best[cutout_id].score):
                 best[cutout_id] = det
         for det in self._flat_detections(query, flats, reps, set(best)):
@@ -852,7 +935,8 @@ class CutoutDetector:
 
     @staticmethod
     def _detection(query: _Query, cutout_id: int, mirrored: bool, v: Verification,
-                   appearance: float, score: float) -> Detection:
+                   appearance: float, score: float,
+                   outline: float | None = None) -> Detection:
         quad = v.quad.astype(np.float64)
         if mirrored:  # the mirrored frame's top-left is the cut-out's top-right
             quad = quad[[1, 0, 3, 2]]
@@ -860,10 +944,12 @@ class CutoutDetector:
         shorter = min(query.grey.shape) * query.to_original
         height = float(np.hypot(*(quad[3] - quad[0])))
         return Detection(cutout_id, quad.astype(np.float32), height / shorter, mirrored,
-                         float(score), v.inliers, float(appearance))
+                         float(score), v.inliers, float(appearance),
+                         None if outline is None else float(outline))
 
     def _verify(self, query: _Query, rep: CutoutRepresentation, mirrored: bool,
-                cutout_id: int, pairs: np.ndarray, pose: bool = False) -> Detection | None:
+                cutout_id: int, pairs: np.ndarray, pose: bool = False,
+                outline: _Outline | None = None) -> Detection | None:
         s = self.settings
         ref = rep.mirrored_features if mirrored else rep.features
         work_h, work_w = query.grey.shape
@@ -897,6 +983,12 @@ class CutoutDetector:
         accepted = not (
             (pose and appearance < s.pose_min_appearance and v.inliers < s.pose_strong_inliers)
             or (v.inliers < s.strong_inliers and appearance < s.min_appearance))
+        # A thin cut-out (letters, line art) is mostly outline, which the thumbnail cannot hold:
+        # its edges' orientations, compared at a finer scale, decide instead.
+        agreement = None
+        if not accepted and outline is not None:
+            agreement = self._outline_agreement(query, rep, outline, mirrored, v)
+            accepted = agreement is not None and agreement >= s.outline_min
         # Colour: refuses a fit whose colours are far from the cut-out's, and accepts one that
         # grey levels could not judge (grain, flat ink) when its colours vary with the cut-out's.
         rescue = (not accepted and v.inliers >= s.colour_min_inliers
@@ -910,8 +1002,9 @@ class CutoutDetector:
                 accepted = accepted or correlation >= s.min_chroma_correlation
         if not accepted:
             return None
-        score = v.inliers / (v.inliers + SCORE_INLIER_HALF) * (1.0 + max(-1.0, appearance)) / 2
-        return self._detection(query, cutout_id, mirrored, v, appearance, score)
+        evidence = max(appearance, agreement if agreement is not None else -1.0)
+        score = v.inliers / (v.inliers + SCORE_INLIER_HALF) * (1.0 + evidence) / 2
+        return self._detection(query, cutout_id, mirrored, v, appearance, score, agreement)
 
     @staticmethod
     def _appearance(query: _Query, rep: CutoutRepresentation, mirrored: bool,
@@ -929,6 +1022,24 @@ class CutoutDetector:
         if clip:
             seen = np.clip(seen, own.min() - APPEARANCE_CLIP, own.max() + APPEARANCE_CLIP)
         return _correlation(seen, own)
+
+    @staticmethod
+    def _outline_agreement(query: _Query, rep: CutoutRepresentation, outline: _Outline,
+                           mirrored: bool, v: Verification) -> float | None:
+        """How well the query's gradient orientations, warped onto the thin cut-out's outline
+        view, agree with the cut-out's own inside its widened mask (a normalised correlation of
+        doubled-angle fields: 1 when every edge lies as the cut-out's do, about 0 for an
+        unrelated picture); ``None`` when too little of it can be compared."""
+        field, region = outline.oriented(mirrored)
+        th, tw = region.shape
+        warped, keep = _warp_onto(query, query.grey, v, tw / rep.width, (tw, th),
+                                  border=cv2.BORDER_REPLICATE)
+        keep &= region
+        if int(keep.sum()) < MIN_APPEARANCE_PIXELS:
+            return None
+        seen, own = _orientation_field(warped)[keep], field[keep]
+        denom = float(np.sqrt(float((np.abs(seen) ** 2).sum()) * float((np.abs(own) ** 2).sum())))
+        return float((seen * np.conj(own)).real.sum() / denom) if denom > 1e-6 else 0.0
 
     @staticmethod
     def _colour(query: _Query, rep: CutoutRepresentation, mirrored: bool,
@@ -957,6 +1068,40 @@ def _correlation(x: np.ndarray, y: np.ndarray) -> float:
     return float((x * y).sum() / denom) if denom >= 1e-6 else 0.0
 
 
+def _warp_onto(query: _Query, image: np.ndarray, v: Verification, t: float,
+               size: tuple[int, int], border: int = cv2.BORDER_CONSTANT
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` (the query's working image, grey or RGB) warped through ``v`` onto a view of
+    the cut-out with ``t`` view pixels per frame pixel and ``size`` (width, height); with the
+    view pixels that land inside the query and off its caption text."""
+    tw, th = size
+    # The cut-out spans v.scale / t working pixels per view pixel: shrink the query first
+    # when that is large, so the warp does not alias.
+    shrink = min(1.0, 1.5 * t / max(v.scale, 1e-6))
+    text = query.text
+    if shrink < 0.9:
+        h, w = image.shape[:2]
+        small = (max(1, round(w * shrink)), max(1, round(h * shrink)))
+        image = cv2.resize(image, small, interpolation=cv2.INTER_AREA)
+        if text is not None:
+            text = cv2.resize(text.astype(np.uint8), small, interpolation=cv2.INTER_NEAREST) > 0
+    else:
+        shrink = 1.0
+    # view pixel centre -> frame edge coords -> working edge -> (shrunk) pixel centre
+    a = v.transform[:, :2] * shrink / t
+    b = (v.transform[:, :2] @ np.array([0.5 / t, 0.5 / t]) + v.transform[:, 2]) * shrink - 0.5
+    m = np.hstack([a, b[:, None]]).astype(np.float64)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    warped = cv2.warpAffine(image, m, (tw, th), flags=flags, borderMode=border)
+    keep = cv2.warpAffine(np.full(image.shape[:2], 255, np.uint8), m, (tw, th), flags=flags,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0) == 255
+    if text is not None:
+        on_text = cv2.warpAffine(text.astype(np.uint8) * 255, m, (tw, th), flags=flags,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+        keep &= ~on_text
+    return warped, keep
+
+
 def _onto_thumb(query: _Query, image: np.ndarray, rep: CutoutRepresentation, mirrored: bool,
                 v: Verification) -> tuple[np.ndarray, np.ndarray]:
     """``image`` (the query's working image, grey or RGB) warped onto the cut-out's thumbnail
@@ -964,30 +1109,5 @@ def _onto_thumb(query: _Query, image: np.ndarray, rep: CutoutRepresentation, mir
     query and off its caption text."""
     tmask = rep.thumb_mask[:, ::-1] if mirrored else rep.thumb_mask
     th, tw = tmask.shape
-    t = tw / rep.width  # frame -> thumbnail
-    # The cut-out spans v.scale / t working pixels per thumbnail pixel: shrink the query
-    # first when that is large, so the warp does not alias.
-    shrink = min(1.0, 1.5 * t / max(v.scale, 1e-6))
-    text = query.text
-    if shrink < 0.9:
-        h, w = image.shape[:2]
-        size = (max(1, round(w * shrink)), max(1, round(h * shrink)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        if text is not None:
-            text = cv2.resize(text.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-    else:
-        shrink = 1.0
-    # thumbnail pixel centre -> frame edge coords -> working edge -> (shrunk) pixel centre
-    a = v.transform[:, :2] * shrink / t
-    b = (v.transform[:, :2] @ np.array([0.5 / t, 0.5 / t]) + v.transform[:, 2]) * shrink - 0.5
-    m = np.hstack([a, b[:, None]]).astype(np.float64)
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    warped = cv2.warpAffine(image, m, (tw, th), flags=flags, borderMode=cv2.BORDER_CONSTANT)
-    valid = cv2.warpAffine(np.full(image.shape[:2], 255, np.uint8), m, (tw, th), flags=flags,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0) == 255
-    keep = tmask & valid
-    if text is not None:
-        on_text = cv2.warpAffine(text.astype(np.uint8) * 255, m, (tw, th), flags=flags,
-                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
-        keep &= ~on_text
-    return warped, keep
+    warped, keep = _warp_onto(query, image, v, tw / rep.width, (tw, th))
+    return warped, tmask & keep

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -218,8 +219,7 @@ class CutoutsMixin:
         work = fit(rgb, self.settings.cutouts.query_side)
         detections = self.cutout_detector.detect(work)
         k = (original_size[0] if original_size else rgb.shape[1]) / work.shape[1]
-        return [Detection(d.cutout_id, d.quad * k, d.scale, d.mirrored, d.score, d.inliers,
-                          d.appearance) for d in detections]
+        return [replace(d, quad=d.quad * k) for d in detections]
 
     def find_cutouts(self, rgb: np.ndarray, alpha: np.ndarray | None = None,
                      original_size: tuple[int, int] | None = None) -> tuple[CutoutHit, ...]:

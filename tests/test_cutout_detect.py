@@ -638,3 +638,65 @@ def test_a_fit_the_picture_cannot_confirm_needs_strong_inliers(seed: int) -> Non
         det.add(i, det.represent(hershey_word(word)))
     comp = paste_on_warm(seed, hershey_word("ARAMAGERAN"), size_frac=0.5, jpeg_quality=None)
     assert det.detect(np.asarray(comp.image)) == []
+
+
+def navy_word(text: str) -> np.ndarray:
+    """``hershey_word`` in one flat navy: its strokes are too thin for the appearance thumbnail
+    and too plain for a correlation inside them."""
+    word = hershey_word(text)
+    word[:, :, :3] = (20, 30, 120)
+    return word
+
+
+def test_only_a_thin_cutout_keeps_an_outline_view() -> None:
+    det = CutoutDetector()
+    thin = det.represent(navy_word("VOTE NOW"))
+    assert thin.outline.shape[2] == 2 and max(thin.outline.shape[:2]) == det.settings.outline_side
+    assert np.array_equal(CutoutRepresentation.unpack(thin.pack()).outline, thin.outline)
+    assert det.represent(cutout_rgba(1)).outline.size == 0
+    assert det.represent(drop_rgba()).outline.size == 0
+
+
+@pytest.mark.parametrize(("seed", "mirror"), [(0, False), (2, False), (3, True), (5, False)])
+def test_a_thin_word_mark_is_found_by_its_outline(seed: int, mirror: bool) -> None:
+    word = navy_word("VOTE NOW")
+    comp = paste(seed, word, mirror=mirror, size_frac=0.5)
+    image = np.asarray(comp.image)
+    det = CutoutDetector()
+    det.add(1, det.represent(word))
+    found = det.detect(image)
+    assert [d.cutout_id for d in found] == [1]
+    assert found[0].mirrored == mirror and polygon_iou(found[0].quad, comp.quad) >= 0.9
+    assert found[0].outline is not None and found[0].outline >= det.settings.outline_min
+    assert found[0].appearance < det.settings.min_appearance  # the thumbnail could not tell
+    assert found[0].to_dict()["outline"] == round(found[0].outline, 4)
+    # without the outline view, the same fit is refused
+    blind = CutoutDetector(CutoutSettings(outline_max_thickness=0.0))
+    blind.add(1, blind.represent(word))
+    assert blind.detect(image) == []
+
+
+@pytest.mark.parametrize("seed", [0, 2, 5])
+def test_outline_agreement_is_low_for_another_word_at_the_same_place(seed: int) -> None:
+    det = CutoutDetector()
+    det.add(1, det.represent(navy_word("VOTE NOW")))
+    det.add(2, det.represent(navy_word("BIG SALE")))
+    comp = paste(seed, navy_word("VOTE NOW"), size_frac=0.5)
+    found = det.detect(np.asarray(comp.image))
+    assert [d.cutout_id for d in found] == [1]
+    # each word placed on the pasted box: only the true one lines up with its edges
+    query = det.query_features(np.asarray(comp.image))
+    x0, y0 = comp.quad[0] / query.to_original
+    width = (comp.quad[1][0] - comp.quad[0][0]) / query.to_original
+    agreement = {}
+    for cutout_id in (1, 2):
+        rep = det._reps[cutout_id]
+        scale = width / rep.width
+        transform = np.array([[scale, 0.0, x0], [0.0, scale, y0]])
+        v = Verification(0, 1.0, 1.0, 1.0, scale, 0.0,
+                         frame_quad(rep.width, rep.height, transform), transform, False,
+                         np.zeros((0, 2), np.int32))
+        agreement[cutout_id] = det._outline_agreement(query, rep, det._outlines[cutout_id],
+                                                      False, v)
+    assert agreement[1] is not None and agreement[2] is not None
+    assert agreement[1] >= det.settings.outline_min > 0.3 > agreement[2]
