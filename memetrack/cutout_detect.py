@@ -127,6 +127,9 @@ FLAT_MIN_FILL = 0.5
 the pixels its colour shape would cover at the smallest accepted size (silhouette IoU >=
 ``flat_min_iou`` needs most of them)."""
 
+IQR_TO_SIGMA = 1.349
+"""Interquartile range of normal noise over its standard deviation (the flat stage's tone)."""
+
 _MAGIC = b"MTCO"
 _FORMAT = 4
 _HEADER = struct.Struct("<4sBB8sHHHHHIIHH")
@@ -924,14 +927,17 @@ class CutoutDetector:
     @staticmethod
     def _tone(query: _Query, rep: CutoutRepresentation, flat: _FlatShape, mirrored: bool,
               v: Verification) -> float:
-        """How much the query's grey levels vary (standard deviation) where the placement puts
-        a plain flat shape (eroded by a thumbnail pixel, off caption text); infinite when too
-        little of it can be compared."""
+        """How much the query's grey levels vary where the placement puts a plain flat shape
+        (eroded by a thumbnail pixel, off caption text), as the standard deviation its
+        interquartile range would have for normal noise; infinite when too little of it can be
+        compared."""
         warped, keep = _onto_thumb(query, query.grey, rep, mirrored, v)
         region = _erode(flat.region[:, ::-1] if mirrored else flat.region, 1) & keep
         if int(region.sum()) < MIN_APPEARANCE_PIXELS:
             return np.inf
-        return float(warped[region].std())
+        # robust: a placement a pixel off, or JPEG ringing, puts a few edge pixels in
+        lo, hi = np.percentile(warped[region], [25, 75])
+        return float(hi - lo) / IQR_TO_SIGMA
 
     @staticmethod
     def _detection(query: _Query, cutout_id: int, mirrored: bool, v: Verification,

@@ -700,3 +700,33 @@ def test_outline_agreement_is_low_for_another_word_at_the_same_place(seed: int) 
                                                       False, v)
     assert agreement[1] is not None and agreement[2] is not None
     assert agreement[1] >= det.settings.outline_min > 0.3 > agreement[2]
+
+
+def test_plain_tone_ignores_a_few_edge_pixels_but_not_texture() -> None:
+    # a flat heart on white, placed four working pixels off: the white at its rim (a standard
+    # deviation of 14) must not make it look textured; a striped heart at the exact place must
+    heart = heart_rgba((40, 60, 180))
+    white = Image.new("RGB", (640, 480), (255, 255, 255))
+    det = CutoutDetector()
+    det.add(1, det.represent(heart))
+    rep, flat = det._reps[1], det._flats[1]
+    limit = det.settings.flat_plain_query_texture
+
+    def tone(picture: np.ndarray, shift: float) -> float:
+        comp = composite_cutout(white, Image.fromarray(picture, "RGBA"), random.Random(2),
+                                size_frac=0.4, mirror=False, caption=False, jpeg_quality=90)
+        query = det.query_features(np.asarray(comp.image))
+        x0, y0 = comp.quad[0] / query.to_original
+        scale = (comp.quad[1][0] - comp.quad[0][0]) / query.to_original / rep.width
+        transform = np.array([[scale, 0.0, x0 + shift], [0.0, scale, y0 + shift]])
+        v = Verification(0, 1.0, 1.0, 1.0, scale, 0.0,
+                         frame_quad(rep.width, rep.height, transform), transform, False,
+                         np.zeros((0, 2), np.int32))
+        return det._tone(query, rep, flat, False, v)
+
+    assert tone(heart, 0.0) <= limit and tone(heart, 4.0) <= limit
+    striped = heart.copy()
+    striped[::8, :, :3] = 250
+    striped[1::8, :, :3] = 250
+    striped[2::8, :, :3] = 250
+    assert tone(striped, 0.0) > limit
