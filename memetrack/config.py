@@ -334,6 +334,16 @@ class CutoutSettings(BaseModel):
             "cut-outs: recall at 20-30 % on dev 0.81 -> 0.76)."
         ),
     )
+    text_min_line: int = Field(
+        2,
+        description=(
+            "A caption letter of the query's text mask must be in a line of at least this many "
+            "(memetrack.features.text_mask): line art's white patches ringed in black look like "
+            "letters one by one, but do not line up (1 -> 2 in stop 17: dev seeds 0-3, own "
+            "cut-outs, recall 361/376/388 -> 362/378/387 of 393; synthetic word-marks +3 of "
+            "216, flat drawings 0; no false positive either way; 3 lost more than it found)."
+        ),
+    )
     fast_threshold: int = Field(
         10, description="FAST corner threshold of the cut-out ORB detector (query and reference)."
     )

@@ -783,7 +783,7 @@ class CutoutDetector:
         text = None
         if s.mask_query_text:
             small = working_image(work, min(s.text_side, max(work.shape[:2])))
-            found = text_mask(small, dark=s.text_dark)
+            found = text_mask(small, dark=s.text_dark, min_line=s.text_min_line)
             if found.any():
                 text = cv2.resize(found.astype(np.uint8), (work.shape[1], work.shape[0]),
                                   interpolation=cv2.INTER_NEAREST) > 0

@@ -53,6 +53,13 @@ TEXT_MAX_AREA = 0.02
 TEXT_MAX_HEIGHT = 0.25
 # Masked letters grow by this share of the image's longer side to cover their outline corners.
 TEXT_GROW = 0.012
+# Letters of one line (see text_mask's min_line): heights within this factor of each other,
+# vertical centres within this share of the taller one's height, and a horizontal gap of at
+# most this many of its heights.
+LINE_HEIGHT_RATIO = 2.0
+LINE_CENTRE_OFFSET = 0.4
+LINE_MAX_GAP = 1.2
+LINE_MAX_LETTERS = 400
 
 _HEADER = struct.Struct("<4sBB8sHHHIB")
 _MAGIC = b"MTLF"
@@ -130,14 +137,17 @@ def working_image(
     return cv2.resize(rgb, size, interpolation=interp)
 
 
-def text_mask(rgb: np.ndarray, dark: int = TEXT_DARK) -> np.ndarray:
+def text_mask(rgb: np.ndarray, dark: int = TEXT_DARK, min_line: int = 1) -> np.ndarray:
     """Boolean mask (H x W) of meme caption text: white letters with a dark outline (every
     channel at most ``dark``).
 
     Each connected white blob is a letter candidate when it is small and a dark outline runs along
     most of its rim; the kept letters are grown a little so the mask covers the outline too (ORB
     corners sit on the white/black boundary). White regions of the picture itself are large or
-    have no outline and stay unmasked.
+    have no outline and stay unmasked. With ``min_line`` > 1, a candidate is kept only in a
+    line of at least that many (see :func:`_in_lines`): the white patches of line art (a
+    drawing's eyes, teeth, highlights, all ringed in black) are letter-like one by one, but do
+    not line up like words.
     """
     h, w = rgb.shape[:2]
     r, g, b = cv2.split(np.ascontiguousarray(rgb))
@@ -162,9 +172,47 @@ def text_mask(rgb: np.ndarray, dark: int = TEXT_DARK) -> np.ndarray:
         & (area >= 4)
     )
     ok[0] = False
+    if min_line > 1:
+        ok &= _in_lines(stats, ok, min_line)
     letters = ok[labels].astype(np.uint8)
     grow = max(3, int(round(TEXT_GROW * max(h, w))) * 2 + 1)
     return cv2.dilate(letters, np.ones((grow, grow), np.uint8)) > 0
+
+
+def _in_lines(stats: np.ndarray, ok: np.ndarray, min_line: int) -> np.ndarray:
+    """Which components (rows of ``stats``) that are ``ok`` belong to a chain of at least
+    ``min_line`` such components, each beside the next as letters of one line are."""
+    idx = np.flatnonzero(ok)
+    keep = np.zeros(len(ok), bool)
+    if len(idx) < min_line or len(idx) > LINE_MAX_LETTERS:
+        keep[idx] = len(idx) > LINE_MAX_LETTERS  # too many to pair up: keep them all
+        return keep
+    x, y, w, h = (stats[idx, c].astype(np.float64) for c in
+                  (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
+    cy = y + h / 2
+    taller = np.maximum(h[:, None], h[None, :])
+    shorter = np.maximum(np.minimum(h[:, None], h[None, :]), 1.0)
+    gap = np.maximum(x[:, None], x[None, :]) - np.minimum((x + w)[:, None], (x + w)[None, :])
+    beside = ((taller / shorter <= LINE_HEIGHT_RATIO)
+              & (np.abs(cy[:, None] - cy[None, :]) <= LINE_CENTRE_OFFSET * taller)
+              & (gap <= LINE_MAX_GAP * taller))
+    # chains: connected components of the "beside" graph (union-find over its edges)
+    parent = np.arange(len(idx))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in zip(*np.nonzero(np.triu(beside, 1)), strict=True):
+        a, b = root(int(i)), root(int(j))
+        if a != b:
+            parent[a] = b
+    roots = np.array([root(i) for i in range(len(idx))])
+    sizes = np.bincount(roots, minlength=len(idx))
+    keep[idx] = sizes[roots] >= min_line
+    return keep
 
 
 _ORB_CACHE: dict[int, cv2.ORB] = {}

@@ -43,6 +43,31 @@ def test_text_mask_of_the_mirror_is_the_mirrored_mask(seed: int) -> None:
     assert np.array_equal(mirrored.points, reused.points)
 
 
+def line_art_eyes(img: np.ndarray) -> np.ndarray:
+    """Two black-ringed white ovals with pupils, far apart, and one lone ringed white blob: a
+    drawing's eyes and a highlight, letter-sized but not in a line."""
+    out = img.copy()
+    for cx, cy in ((150, 180), (330, 180)):
+        cv2.ellipse(out, (cx, cy), (16, 22), 0, 0, 360, (255, 255, 255), -1)
+        cv2.ellipse(out, (cx, cy), (16, 22), 0, 0, 360, (0, 0, 0), 3)
+        cv2.circle(out, (cx + 4, cy + 6), 6, (0, 0, 0), -1)
+    cv2.circle(out, (240, 290), 12, (255, 255, 255), -1)
+    cv2.circle(out, (240, 290), 12, (0, 0, 0), 3)
+    return out
+
+
+def test_text_mask_in_lines_keeps_captions_and_drops_line_art() -> None:
+    meme = line_art_eyes(caption(scene(11, 480, 360)))
+    every = text_mask(meme)
+    lines = text_mask(meme, min_line=2)
+    # the eyes and the highlight pass as letters one by one ...
+    assert every[180, 150] and every[180, 330] and every[290, 240]
+    # ... but not in lines, where the caption still does
+    assert not lines[180, 150] and not lines[180, 330] and not lines[290, 240]
+    top = slice(int(0.06 * 360), int(0.16 * 360))
+    assert lines[top].mean() > 0.25 and lines[top].mean() >= 0.9 * every[top].mean()
+
+
 def test_text_mask_leaves_large_white_areas_alone() -> None:
     img = np.full((300, 400, 3), 255, np.uint8)
     cv2.rectangle(img, (50, 50), (350, 250), (0, 0, 0), 3)  # outlined white box: not a letter
