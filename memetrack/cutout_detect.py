@@ -6,7 +6,8 @@ inside the whole mask on the same view composited over black and over white
 (:attr:`CutoutSettings.reference_backgrounds`: a smooth drawing's corners lie on its outline, where
 a descriptor also sees the background), at several sizes
 (:attr:`CutoutSettings.reference_sides`), once as it is and once mirrored, plus a small grey
-thumbnail of the opaque view with its eroded mask for an appearance check.
+thumbnail of the opaque view with its eroded mask for an appearance check, and for a thin
+cut-out a larger grey view with its alpha for an outline check.
 
 Detection in a query image, cheapest first:
 
@@ -26,7 +27,9 @@ Detection in a query image, cheapest first:
    excluded). Repeated textures and letters can give a handful of consistent inliers by chance;
    they do not also reproduce the cut-out's picture. Detections with many inliers skip the check,
    except those found by pose votes; with nothing to compare (thin letters, all under a
-   caption), only detections with many inliers are accepted.
+   caption), only detections with many inliers are accepted. A **thin** cut-out (letters, line
+   art; see :func:`_outline_view`) refused there is accepted when the gradient orientations
+   along and inside its outline agree with the query's (:meth:`CutoutDetector._outline_agreement`).
 6. **Flat colour shapes** (:meth:`CutoutDetector._flat_detections`): a flat drawing gives ORB few
    corners; a query region of its dominant colour with its silhouette places it, and the
    appearance and colour checks decide, or, for a shape of one flat tone, the query being as
