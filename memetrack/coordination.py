@@ -46,6 +46,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from memetrack.errors import BadInput
+from memetrack.graph import components
 from memetrack.spread import SpreadFilter
 
 if TYPE_CHECKING:
@@ -105,24 +106,8 @@ def group_accounts(edges: Iterable[tuple[int, int]],
     for a, b in pairs:
         adjacency[a].add(b)
         adjacency[b].add(a)
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in pairs:
-        if neighbourhood_overlap(adjacency, a, b) >= min_overlap:
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-    members: dict[int, set[int]] = defaultdict(set)
-    for node in parent:
-        members[find(node)].add(node)
-    groups = [frozenset(m) for m in members.values() if len(m) >= 2]
+    kept = [(a, b) for a, b in pairs if neighbourhood_overlap(adjacency, a, b) >= min_overlap]
+    groups = [frozenset(m) for m in components(kept) if len(m) >= 2]
     return sorted(groups, key=lambda g: (-len(g), min(g)))
 
 

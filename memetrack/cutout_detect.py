@@ -332,11 +332,15 @@ def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, size, interpolation=interp)
 
 
+def _disc(px: int) -> np.ndarray:
+    """A disc-shaped structuring element of radius ``px``."""
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
+
+
 def _erode(mask: np.ndarray, px: int) -> np.ndarray:
     if px <= 0:
         return mask
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
-    return cv2.erode(mask.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT,
+    return cv2.erode(mask.astype(np.uint8), _disc(px), borderType=cv2.BORDER_CONSTANT,
                      borderValue=0) > 0
 
 
@@ -607,9 +611,7 @@ class _Outline:
             return None
         grey, alpha = rep.outline[:, :, 0], rep.outline[:, :, 1]
         field = _orientation_field(grey) + OUTLINE_ALPHA_WEIGHT * _orientation_field(alpha)
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
-                                           (2 * OUTLINE_ERODE + 1, 2 * OUTLINE_ERODE + 1))
-        region = cv2.dilate((alpha >= 128).astype(np.uint8), kernel) > 0
+        region = cv2.dilate((alpha >= 128).astype(np.uint8), _disc(OUTLINE_ERODE)) > 0
         return cls(field, region)
 
     def oriented(self, mirrored: bool) -> tuple[np.ndarray, np.ndarray]:

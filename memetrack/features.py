@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from memetrack.graph import components
+
 ALGORITHM = "orb"
 # Bump when extraction changes in a way that makes stored descriptors incomparable.
 VERSION = 1
@@ -196,22 +198,11 @@ def _in_lines(stats: np.ndarray, ok: np.ndarray, min_line: int) -> np.ndarray:
     beside = ((taller / shorter <= LINE_HEIGHT_RATIO)
               & (np.abs(cy[:, None] - cy[None, :]) <= LINE_CENTRE_OFFSET * taller)
               & (gap <= LINE_MAX_GAP * taller))
-    # chains: connected components of the "beside" graph (union-find over its edges)
-    parent = np.arange(len(idx))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in zip(*np.nonzero(np.triu(beside, 1)), strict=True):
-        a, b = root(int(i)), root(int(j))
-        if a != b:
-            parent[a] = b
-    roots = np.array([root(i) for i in range(len(idx))])
-    sizes = np.bincount(roots, minlength=len(idx))
-    keep[idx] = sizes[roots] >= min_line
+    # chains: connected components of the "beside" graph
+    edges = zip(*(e.tolist() for e in np.nonzero(np.triu(beside, 1))), strict=True)
+    for chain in components(edges, range(len(idx))):
+        if len(chain) >= min_line:
+            keep[idx[list(chain)]] = True
     return keep
 
 
